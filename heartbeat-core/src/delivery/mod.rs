@@ -1,0 +1,99 @@
+//! The delivery engine: the only place that does I/O.
+//!
+//! The job path pushes [`Event`]s into a bounded [`Queue`] and returns. A
+//! worker thread with its own single-threaded tokio runtime (so it works
+//! whether or not the caller runs in one) drains the queue, fans each event
+//! out to the targets, and delivers with retries. Each (target, run) pair is
+//! a *lane*: a lane delivers one event at a time, so a run's start reaches
+//! a service before its finish, while different lanes run concurrently.
+
+pub(crate) mod queue;
+mod retry;
+mod worker;
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub use retry::RetryPolicy;
+
+pub(crate) use queue::{Pushed, Queue};
+pub(crate) use worker::spawn;
+
+use crate::event::Event;
+use crate::stats::{Counters, FlushReport};
+
+/// Tuning of the delivery worker (set through [`MonitorBuilder`](crate::MonitorBuilder)).
+#[derive(Debug, Clone)]
+pub(crate) struct DeliveryConfig {
+    /// Deliveries the worker holds at once (in flight or waiting in a lane);
+    /// beyond that, events wait in the queue, where overflow is by importance.
+    pub(crate) max_in_worker: usize,
+    pub(crate) concurrency: usize,
+    pub(crate) retry: RetryPolicy,
+    /// How long the worker keeps delivering after the last handle is dropped.
+    pub(crate) shutdown_timeout: Duration,
+}
+
+/// A pending flush: answered when everything queued is done, or at `deadline`.
+#[derive(Debug)]
+pub(crate) struct FlushRequest {
+    pub(crate) deadline: Instant,
+    pub(crate) reply: futures::channel::oneshot::Sender<FlushReport>,
+}
+
+/// State shared by the job path and the worker.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) queue: Queue,
+    pub(crate) counters: Counters,
+    pub(crate) flushes: Mutex<Vec<FlushRequest>>,
+}
+
+impl Shared {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            queue: Queue::new(capacity),
+            counters: Counters::default(),
+            flushes: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Queues an event, counting it or its loss. Never blocks on I/O.
+    pub(crate) fn push(&self, event: Event) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let kind = event.kind.name();
+        match self.queue.push(event) {
+            Pushed::Queued => {
+                self.counters.queued.fetch_add(1, Relaxed);
+            }
+            Pushed::Evicted => {
+                self.counters.queued.fetch_add(1, Relaxed);
+                self.count_drop("a less important event was evicted");
+            }
+            Pushed::Rejected => self.count_drop(kind),
+            Pushed::Closed => self.count_drop("the monitor is shut down"),
+        }
+    }
+
+    /// Counts a dropped event, warning on the first and every 1000th so the
+    /// loss is visible without flooding the log.
+    fn count_drop(&self, what: &str) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let n = self.counters.dropped.fetch_add(1, Relaxed) + 1;
+        if n == 1 || n.is_multiple_of(1000) {
+            tracing::warn!(
+                dropped_total = n,
+                "heartbeat queue full: dropped an event ({what}); the monitoring service is \
+                 unreachable or slower than the jobs"
+            );
+        }
+    }
+
+    pub(crate) fn request_flush(&self, request: FlushRequest) {
+        self.flushes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(request);
+        self.queue.notify.notify_one();
+    }
+}

@@ -1,0 +1,63 @@
+//! Heartbeat monitoring for background jobs: every run tells a monitoring
+//! service (Healthchecks.io, Cronitor, Better Stack, Dead Man's Snitch,
+//! Uptime Kuma, Cronhub) that it started and how it ended, so a job that
+//! fails, hangs or never runs becomes an alert instead of a silence.
+//!
+//! Monitoring never breaks the job: the job path only queues events in
+//! memory; a background thread delivers them with retries, and
+//! [`Monitor::flush`] (or a [`FlushGuard`]) makes a short-lived program wait,
+//! within a deadline, for its pings to leave.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use heartbeat_core::{Check, Healthchecks, Monitor};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let monitor = Monitor::builder()
+//!     .healthchecks(Healthchecks::new().ping_key("your-project-ping-key"))
+//!     .build()?;
+//! let _flush = monitor.flush_on_drop(Duration::from_secs(5));
+//!
+//! let check = Check::new("nightly-backup")?;
+//! let run = monitor.start(&check); // queues a start ping, returns at once
+//! match std::fs::copy("db.sqlite", "backup.sqlite") {
+//!     Ok(_) => run.success(),
+//!     Err(e) => run.fail(&e), // the error chain becomes the ping body
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Configuration from the environment
+//!
+//! [`Monitor::from_env`] reads the variables in [`env`]; each one set enables
+//! its target, and none set gives a log-only monitor.
+//!
+//! # Feature flags
+//!
+//! | feature | default | what |
+//! |---|---|---|
+//! | `test` | no | [`test::Receiver`], a recording, misbehaving loopback HTTP server for testing your own monitoring |
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod check;
+mod delivery;
+mod error;
+mod event;
+mod monitor;
+mod run;
+mod secret;
+mod stats;
+mod target;
+
+#[cfg(feature = "test")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test")))]
+pub mod test;
+
+pub use check::{Check, CheckBuilder, MAX_SLUG_LEN};
+pub use delivery::RetryPolicy;
+pub use error::{CheckError, ConfigError};
+pub use event::{Event, EventKind};
+pub use monitor::{FlushGuard, Monitor, MonitorBuilder, env};
+pub use run::RunGuard;
+pub use stats::{FlushReport, Stats, Undelivered};
+pub use target::{Cronitor, Healthchecks, UrlTemplate};

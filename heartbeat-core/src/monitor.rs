@@ -1,0 +1,474 @@
+//! [`Monitor`]: the handle jobs report through, and its builder.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::check::Check;
+use crate::delivery::{self, DeliveryConfig, FlushRequest, RetryPolicy, Shared};
+use crate::error::ConfigError;
+use crate::event::Event;
+use crate::run::RunGuard;
+use crate::stats::{FlushReport, Stats};
+use crate::target::{Cronitor, Healthchecks, HttpContext, Target, UrlTemplate};
+
+/// The environment variables [`Monitor::from_env`] reads.
+pub mod env {
+    /// Healthchecks ping base (default `https://hc-ping.com`); setting it enables Healthchecks.
+    pub const HEALTHCHECKS_PING_URL: &str = "HEALTHCHECKS_PING_URL";
+    /// Healthchecks project ping key, for slug URLs; setting it enables Healthchecks.
+    pub const HEALTHCHECKS_PING_KEY: &str = "HEALTHCHECKS_PING_KEY";
+    /// Cronitor API key; setting it enables Cronitor.
+    pub const CRONITOR_API_KEY: &str = "CRONITOR_API_KEY";
+    /// Cronitor telemetry base (default `https://cronitor.link`).
+    pub const CRONITOR_PING_URL: &str = "CRONITOR_PING_URL";
+    /// Environment name attached to pings.
+    pub const HEARTBEAT_ENV: &str = "HEARTBEAT_ENV";
+}
+
+/// A cheap-to-clone handle that jobs report through.
+///
+/// It owns the targets and a background delivery thread; the job path only
+/// queues events. With no target configured it still runs jobs and logs
+/// their start and finish, sending nothing.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use heartbeat_core::{Check, Monitor};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let monitor = Monitor::from_env()?;
+/// let _flush = monitor.flush_on_drop(Duration::from_secs(5));
+///
+/// let check = Check::new("nightly-backup")?;
+/// let run = monitor.start(&check);
+/// match backup() {
+///     Ok(()) => run.success(),
+///     Err(e) => run.fail(&e),
+/// }
+/// # Ok(()) }
+/// # fn backup() -> std::io::Result<()> { Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Monitor {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// `None` when no target is configured (log-only).
+    shared: Option<Arc<Shared>>,
+    targets: Vec<String>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The worker keeps delivering for the shutdown timeout, then exits.
+        if let Some(shared) = &self.shared {
+            shared.queue.close();
+        }
+    }
+}
+
+impl Monitor {
+    /// Starts building a monitor; see [`MonitorBuilder`] for the defaults.
+    pub fn builder() -> MonitorBuilder {
+        MonitorBuilder::new()
+    }
+
+    /// A monitor configured from the environment variables in [`env`]; with
+    /// none set, a log-only monitor.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the variable whose value is unusable.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        MonitorBuilder::from_env()?.build()
+    }
+
+    /// A monitor with no targets: jobs run and log, nothing is sent.
+    pub fn log_only() -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                shared: None,
+                targets: Vec::new(),
+            }),
+        }
+    }
+
+    /// Starts a run of `check`. Returns at once: the start event is queued,
+    /// not sent.
+    pub fn start(&self, check: &Check) -> RunGuard {
+        RunGuard::start(self, check)
+    }
+
+    /// Whether any target is configured.
+    pub fn is_enabled(&self) -> bool {
+        self.inner.shared.is_some()
+    }
+
+    /// The names of the configured targets.
+    pub fn targets(&self) -> &[String] {
+        &self.inner.targets
+    }
+
+    /// Delivery counters.
+    pub fn stats(&self) -> Stats {
+        match &self.inner.shared {
+            Some(s) => s.counters.snapshot(s.queue.len()),
+            None => Stats::default(),
+        }
+    }
+
+    /// Waits until every event queued so far is delivered (or given up), or
+    /// until `timeout` passes, whichever is first, and says which.
+    ///
+    /// Returns within the timeout even when a service hangs.
+    pub async fn flush(&self, timeout: Duration) -> FlushReport {
+        let Some(shared) = &self.inner.shared else {
+            return FlushReport::default();
+        };
+        let (tx, rx) = futures::channel::oneshot::channel();
+        shared.request_flush(FlushRequest {
+            deadline: Instant::now() + timeout,
+            reply: tx,
+        });
+        // The worker answers by the deadline; it only fails to answer if its
+        // thread is gone, and then nothing can be delivered anyway.
+        rx.await.unwrap_or_else(|_| self.lost_report())
+    }
+
+    /// [`flush`](Self::flush) for synchronous code: blocks the calling thread.
+    pub fn flush_blocking(&self, timeout: Duration) -> FlushReport {
+        futures::executor::block_on(self.flush(timeout))
+    }
+
+    /// A guard that flushes (blocking, up to `timeout`) when dropped: keep it
+    /// alive in `main` so a short-lived program delivers its pings before it
+    /// exits.
+    pub fn flush_on_drop(&self, timeout: Duration) -> FlushGuard {
+        FlushGuard {
+            monitor: self.clone(),
+            timeout,
+        }
+    }
+
+    pub(crate) fn push(&self, event: Event) {
+        if let Some(shared) = &self.inner.shared {
+            shared.push(event);
+        }
+    }
+
+    fn lost_report(&self) -> FlushReport {
+        FlushReport {
+            stats: self.stats(),
+            undelivered: Vec::new(),
+        }
+    }
+}
+
+impl fmt::Debug for Monitor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Monitor")
+            .field("targets", &self.inner.targets)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// Flushes its monitor when dropped; from [`Monitor::flush_on_drop`].
+#[must_use = "the flush happens when this guard is dropped; dropping it at once flushes at once"]
+#[derive(Debug)]
+pub struct FlushGuard {
+    monitor: Monitor,
+    timeout: Duration,
+}
+
+impl Drop for FlushGuard {
+    fn drop(&mut self) {
+        if !self.monitor.is_enabled() {
+            return;
+        }
+        let report = self.monitor.flush_blocking(self.timeout);
+        if report.is_complete() {
+            tracing::debug!(target: "heartbeat", %report, "heartbeat flushed");
+        } else {
+            tracing::warn!(target: "heartbeat", %report, "heartbeat flush timed out with pings undelivered");
+        }
+    }
+}
+
+/// Builds a [`Monitor`].
+///
+/// | setting | default |
+/// |---|---|
+/// | targets | none (log-only) |
+/// | [`environment`](Self::environment) | none (`HEARTBEAT_ENV` with [`from_env`](Self::from_env)) |
+/// | [`queue_capacity`](Self::queue_capacity) | 10 000 events |
+/// | [`concurrency`](Self::concurrency) | 16 requests at once |
+/// | [`request_timeout`](Self::request_timeout) | 10 s per attempt |
+/// | [`retry`](Self::retry) | [`RetryPolicy::default`] (1 s doubling to 60 s, give up after 15 min) |
+/// | [`shutdown_timeout`](Self::shutdown_timeout) | 5 s of delivery after the last handle is dropped |
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct MonitorBuilder {
+    healthchecks: Option<Healthchecks>,
+    cronitor: Option<Cronitor>,
+    templates: Vec<UrlTemplate>,
+    environment: Option<String>,
+    queue_capacity: usize,
+    concurrency: usize,
+    request_timeout: Duration,
+    retry: RetryPolicy,
+    shutdown_timeout: Duration,
+}
+
+impl Default for MonitorBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MonitorBuilder {
+    /// A builder with no targets and the defaults above.
+    pub fn new() -> Self {
+        Self {
+            healthchecks: None,
+            cronitor: None,
+            templates: Vec::new(),
+            environment: None,
+            queue_capacity: 10_000,
+            concurrency: 16,
+            request_timeout: Duration::from_secs(10),
+            retry: RetryPolicy::default(),
+            shutdown_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// A builder with the targets the environment enables (see [`env`]).
+    /// Unset and empty variables are ignored.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidKey`] when `CRONITOR_PING_URL` is set without
+    /// `CRONITOR_API_KEY`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub(crate) fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let mut b = Self::new();
+        let hc_url = get(env::HEALTHCHECKS_PING_URL);
+        let hc_key = get(env::HEALTHCHECKS_PING_KEY);
+        if hc_url.is_some() || hc_key.is_some() {
+            let mut hc = Healthchecks::new();
+            if let Some(url) = hc_url {
+                hc = hc.ping_url(url);
+            }
+            if let Some(key) = hc_key {
+                hc = hc.ping_key(key);
+            }
+            b = b.healthchecks(hc);
+        }
+        match (get(env::CRONITOR_API_KEY), get(env::CRONITOR_PING_URL)) {
+            (Some(key), url) => {
+                let mut c = Cronitor::new(key);
+                if let Some(url) = url {
+                    c = c.ping_url(url);
+                }
+                b = b.cronitor(c);
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::InvalidKey {
+                    setting: env::CRONITOR_PING_URL.into(),
+                    reason: "is set but CRONITOR_API_KEY is not; set the key too, or unset the URL".into(),
+                });
+            }
+            (None, None) => {}
+        }
+        if let Some(e) = get(env::HEARTBEAT_ENV) {
+            b = b.environment(e);
+        }
+        Ok(b)
+    }
+
+    /// Sends to Healthchecks.io.
+    pub fn healthchecks(self, target: Healthchecks) -> Self {
+        Self {
+            healthchecks: Some(target),
+            ..self
+        }
+    }
+
+    /// Sends to Cronitor.
+    pub fn cronitor(self, target: Cronitor) -> Self {
+        Self {
+            cronitor: Some(target),
+            ..self
+        }
+    }
+
+    /// Sends to a URL-template service (Better Stack, Dead Man's Snitch, …).
+    /// May be called several times.
+    pub fn url_template(mut self, target: UrlTemplate) -> Self {
+        self.templates.push(target);
+        self
+    }
+
+    /// The environment name attached to pings (Cronitor `env`).
+    pub fn environment(self, environment: impl Into<String>) -> Self {
+        Self {
+            environment: Some(environment.into()),
+            ..self
+        }
+    }
+
+    /// The most events waiting for delivery. When full, the least important
+    /// events are dropped first (log, then start; final events last), and
+    /// every drop is counted in [`Stats::dropped`].
+    pub fn queue_capacity(self, capacity: usize) -> Self {
+        Self {
+            queue_capacity: capacity,
+            ..self
+        }
+    }
+
+    /// The most requests in flight at once, across all targets.
+    pub fn concurrency(self, concurrency: usize) -> Self {
+        Self {
+            concurrency,
+            ..self
+        }
+    }
+
+    /// The time limit of one delivery attempt (connect, send, reply).
+    pub fn request_timeout(self, timeout: Duration) -> Self {
+        Self {
+            request_timeout: timeout,
+            ..self
+        }
+    }
+
+    /// How failed deliveries are retried.
+    pub fn retry(self, retry: RetryPolicy) -> Self {
+        Self { retry, ..self }
+    }
+
+    /// How long the worker keeps delivering after the last handle is dropped
+    /// (a [`FlushGuard`] waits explicitly; this is the fallback).
+    pub fn shutdown_timeout(self, timeout: Duration) -> Self {
+        Self {
+            shutdown_timeout: timeout,
+            ..self
+        }
+    }
+
+    /// Validates the configuration and starts the delivery thread (only when
+    /// a target is configured).
+    ///
+    /// # Errors
+    /// - [`ConfigError::InvalidUrl`] / [`ConfigError::InvalidKey`] /
+    ///   [`ConfigError::InvalidTemplate`] for a target's settings;
+    /// - [`ConfigError::InvalidSetting`] for a zero capacity, concurrency or timeout;
+    /// - [`ConfigError::Worker`] if the thread or HTTP client cannot start.
+    pub fn build(self) -> Result<Monitor, ConfigError> {
+        let invalid = |setting: &str, reason: &str| ConfigError::InvalidSetting {
+            setting: setting.into(),
+            reason: reason.into(),
+        };
+        if self.queue_capacity == 0 {
+            return Err(invalid("queue_capacity", "must be at least 1"));
+        }
+        if self.concurrency == 0 {
+            return Err(invalid("concurrency", "must be at least 1"));
+        }
+        if self.request_timeout.is_zero() {
+            return Err(invalid("request_timeout", "must be more than zero"));
+        }
+        let mut targets: Vec<Arc<dyn Target>> = Vec::new();
+        if let Some(hc) = self.healthchecks {
+            targets.push(Arc::new(hc.build()?));
+        }
+        if let Some(c) = self.cronitor {
+            targets.push(Arc::new(c.build(self.environment.as_deref())?));
+        }
+        for t in self.templates {
+            targets.push(Arc::new(t.build()?));
+        }
+        if targets.is_empty() {
+            tracing::info!(target: "heartbeat", "no monitoring target configured: runs are logged, nothing is sent");
+            return Ok(Monitor::log_only());
+        }
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("heartbeat/", env!("CARGO_PKG_VERSION")))
+            .timeout(self.request_timeout)
+            .connect_timeout(self.request_timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| ConfigError::Worker(crate::error::chain(&e.without_url())))?;
+        let names = targets.iter().map(|t| t.name().to_owned()).collect();
+        let shared = Arc::new(Shared::new(self.queue_capacity));
+        let config = DeliveryConfig {
+            max_in_worker: self.queue_capacity.clamp(64, 1024),
+            concurrency: self.concurrency,
+            retry: self.retry,
+            shutdown_timeout: self.shutdown_timeout,
+        };
+        delivery::spawn(shared.clone(), targets, HttpContext { client }, config)
+            .map_err(|e| ConfigError::Worker(e.to_string()))?;
+        Ok(Monitor {
+            inner: Arc::new(Inner {
+                shared: Some(shared),
+                targets: names,
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+    }
+
+    #[test]
+    fn no_variables_means_log_only() {
+        let m = MonitorBuilder::from_lookup(lookup(&[])).unwrap().build().unwrap();
+        assert!(!m.is_enabled());
+        assert!(m.targets().is_empty());
+    }
+
+    #[test]
+    fn each_variable_enables_its_target() {
+        let vars = [
+            ("HEALTHCHECKS_PING_KEY", "pk-secret-1"),
+            ("CRONITOR_API_KEY", "cr-secret-2"),
+            ("HEARTBEAT_ENV", "staging"),
+        ];
+        let m = MonitorBuilder::from_lookup(lookup(&vars)).unwrap().build().unwrap();
+        assert_eq!(m.targets(), ["healthchecks", "cronitor"]);
+        let b = MonitorBuilder::from_lookup(lookup(&vars)).unwrap();
+        let dbg = format!("{b:?} {m:?}");
+        assert!(!dbg.contains("pk-secret-1") && !dbg.contains("cr-secret-2"), "{dbg}");
+    }
+
+    #[test]
+    fn bad_url_names_the_setting_not_the_secret() {
+        let vars = [("HEALTHCHECKS_PING_URL", "hc-ping.com/secret-path")];
+        let err = MonitorBuilder::from_lookup(lookup(&vars)).unwrap().build().unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("Healthchecks ping URL"), "{msg}");
+        assert!(!msg.contains("secret-path"), "{msg}");
+        let vars = [("CRONITOR_PING_URL", "https://cronitor.link")];
+        assert!(MonitorBuilder::from_lookup(lookup(&vars)).is_err());
+    }
+
+    #[test]
+    fn bad_key_is_rejected() {
+        let err = Monitor::builder()
+            .healthchecks(Healthchecks::new().ping_key("https://hc-ping.com/abc"))
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::InvalidKey { .. }), "{err}");
+    }
+}

@@ -1,0 +1,121 @@
+//! Delivery counters ([`Stats`]) and the outcome of a flush ([`FlushReport`]).
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use uuid::Uuid;
+
+use crate::event::Event;
+
+/// A snapshot of a monitor's delivery counters, from [`Monitor::stats`](crate::Monitor::stats).
+///
+/// Events are counted once when queued; deliveries are counted per target
+/// (an event fanned out to two targets is two deliveries).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Events accepted into the queue.
+    pub queued: u64,
+    /// Deliveries the service acknowledged.
+    pub delivered: u64,
+    /// Attempts that failed and were retried.
+    pub retried: u64,
+    /// Events lost because the queue was full (or closed).
+    pub dropped: u64,
+    /// Deliveries given up: rejected by the service (4xx, unknown check) or
+    /// still failing when the retry budget ran out.
+    pub failed: u64,
+    /// Events queued or in delivery right now.
+    pub pending: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) queued: AtomicU64,
+    pub(crate) delivered: AtomicU64,
+    pub(crate) retried: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    /// Events inside the worker (taken from the queue, not yet finished).
+    pub(crate) in_worker: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self, queue_len: usize) -> Stats {
+        Stats {
+            queued: self.queued.load(Relaxed),
+            delivered: self.delivered.load(Relaxed),
+            retried: self.retried.load(Relaxed),
+            dropped: self.dropped.load(Relaxed),
+            failed: self.failed.load(Relaxed),
+            pending: queue_len as u64 + self.in_worker.load(Relaxed),
+        }
+    }
+}
+
+/// An event that had not reached a service when a flush ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Undelivered {
+    /// The check's slug.
+    pub check: String,
+    /// The event kind ("start", "success", "fail", …).
+    pub event: &'static str,
+    /// The run id.
+    pub run_id: Uuid,
+    /// The target it was bound for, or `None` while still queued (all targets).
+    pub target: Option<String>,
+}
+
+impl Undelivered {
+    pub(crate) fn of(event: &Event, target: Option<&str>) -> Self {
+        Self {
+            check: event.check.slug().to_owned(),
+            event: event.kind.name(),
+            run_id: event.run_id,
+            target: target.map(str::to_owned),
+        }
+    }
+}
+
+impl fmt::Display for Undelivered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} (run {})", self.check, self.event, self.run_id)?;
+        if let Some(t) = &self.target {
+            write!(f, " to {t}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a [`flush`](crate::Monitor::flush) achieved before its deadline.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FlushReport {
+    /// Counters at the moment the flush returned.
+    pub stats: Stats,
+    /// Everything still queued or in delivery; empty when the flush completed.
+    pub undelivered: Vec<Undelivered>,
+}
+
+impl FlushReport {
+    /// Whether everything queued before the flush was delivered or given up
+    /// (see [`Stats::failed`]) before the deadline.
+    pub fn is_complete(&self) -> bool {
+        self.undelivered.is_empty()
+    }
+}
+
+impl fmt::Display for FlushReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.stats;
+        write!(
+            f,
+            "{} delivered, {} failed, {} dropped, {} undelivered",
+            s.delivered,
+            s.failed,
+            s.dropped,
+            self.undelivered.len()
+        )
+    }
+}
