@@ -187,12 +187,14 @@ fn check_id(slug: &str, target: &str, id: &str, secret: bool) -> Result<(), Chec
     if id.trim().is_empty() {
         return Err(err("is empty; copy it from the service's dashboard"));
     }
-    if id.contains(['/', '?', '#']) || id.chars().any(char::is_whitespace) {
+    // Path segments are percent-encoded, but a '/' may be decoded again by a
+    // proxy, and a token never contains whitespace (a pasted newline does).
+    if id.contains(['/', '?', '#']) || (secret && id.chars().any(char::is_whitespace)) {
         // Never echo a token back: it is a secret.
         return Err(err(if secret {
             "contains '/', '?', '#' or whitespace; give only the token, not the whole URL"
         } else {
-            "contains '/', '?', '#' or whitespace, which cannot go in a URL path"
+            "contains '/', '?' or '#', which cannot go in a URL path segment"
         }));
     }
     Ok(())
@@ -283,11 +285,11 @@ mod tests {
     #[test]
     fn target_ids_are_checked_and_hidden() {
         let err = Check::builder("job")
-            .target_id("betterstack", "https://uptime.betterstack.com/api/v1/heartbeat/tok")
+            .target_id("betterstack", "https://uptime.betterstack.com/api/v1/heartbeat/zq9secret")
             .build()
             .unwrap_err();
         assert!(err.to_string().contains("not the whole URL"), "{err}");
-        assert!(!err.to_string().contains("tok"));
+        assert!(!err.to_string().contains("zq9secret"));
         let check = Check::builder("job")
             .target_id("betterstack", "s3cr3t-token")
             .healthchecks_uuid("5BF66975-D4C7-4BF5-BCC8-B8D8A82EA278")

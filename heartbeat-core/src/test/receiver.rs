@@ -1,0 +1,512 @@
+//! [`Receiver`]: a recording, misbehaving HTTP/1.1 server on loopback.
+//!
+//! Written on raw TCP rather than an HTTP server crate because the faults it
+//! must produce (resets, malformed replies, refused connections, requests
+//! held open) are exactly what a well-behaved server library prevents.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+
+/// How the receiver answers a request.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Fault {
+    /// Answer normally (the configured reply, 200 `OK` by default).
+    #[default]
+    None,
+    /// Answer with this status and an empty-ish body.
+    Status(u16),
+    /// Answer 429 with `Retry-After: <seconds>`.
+    TooManyRequests {
+        /// The `Retry-After` value, in seconds.
+        retry_after_secs: u64,
+    },
+    /// Wait this long, then answer normally.
+    Slow(Duration),
+    /// Read the request and never answer; the connection stays open until
+    /// the client gives up (see [`Receiver::held`]).
+    Hang,
+    /// Read the request, then reset the connection (TCP RST).
+    Reset,
+    /// Read the request, then answer with bytes that are not HTTP.
+    Malformed,
+    /// Stop listening: connections are refused until the fault changes.
+    /// Only meaningful with [`Receiver::set_fault`].
+    Refuse,
+}
+
+/// A request the receiver read.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Request {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// The path, percent-decoded, without the query.
+    pub path: String,
+    /// The query parameters in order, percent-decoded.
+    pub query: Vec<(String, String)>,
+    /// The headers in order; names lowercased.
+    pub headers: Vec<(String, String)>,
+    /// The body, as UTF-8 (lossy).
+    pub body: String,
+    /// How it was answered.
+    pub fault: Fault,
+    /// When it was read.
+    pub received_at: SystemTime,
+}
+
+impl Request {
+    /// The first value of a query parameter.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// All values of a query parameter (e.g. Cronitor's repeated `metric`).
+    pub fn query_all(&self, name: &str) -> Vec<&str> {
+        self.query
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// A header's value (name is case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Whether it was answered normally.
+    pub fn was_answered(&self) -> bool {
+        matches!(self.fault, Fault::None | Fault::Slow(_))
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    requests: Vec<Request>,
+    fault: Fault,
+    script: VecDeque<Fault>,
+    status: u16,
+    body: String,
+    headers: Vec<(String, String)>,
+    held: usize,
+    shutdown: bool,
+}
+
+#[derive(Debug)]
+struct Inner {
+    state: Mutex<State>,
+    /// Signalled on every recorded request and held-count change.
+    changed: Condvar,
+    /// Wakes the accept loop and held connections (fault change, shutdown).
+    wake: Notify,
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn update(&self, f: impl FnOnce(&mut State)) {
+        f(&mut self.lock());
+        self.changed.notify_all();
+        self.wake.notify_waiters();
+    }
+}
+
+/// A real HTTP/1.1 server on `127.0.0.1` that records every request and
+/// answers, or misbehaves, as told. It runs on its own thread, so it works
+/// from synchronous tests and from any async runtime. Dropping it stops it.
+///
+/// See the [module docs](crate::test) for an example.
+#[derive(Debug)]
+pub struct Receiver {
+    inner: Arc<Inner>,
+    addr: SocketAddr,
+}
+
+impl Receiver {
+    /// Binds a free port on 127.0.0.1 and starts serving.
+    ///
+    /// # Errors
+    /// When the socket cannot be bound or the thread cannot start.
+    pub fn start() -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        std_listener.set_nonblocking(true)?;
+        let addr = std_listener.local_addr()?;
+        let inner = Arc::new(Inner {
+            state: Mutex::new(State {
+                requests: Vec::new(),
+                fault: Fault::None,
+                script: VecDeque::new(),
+                status: 200,
+                body: "OK".into(),
+                headers: Vec::new(),
+                held: 0,
+                shutdown: false,
+            }),
+            changed: Condvar::new(),
+            wake: Notify::new(),
+        });
+        let serve_inner = inner.clone();
+        std::thread::Builder::new()
+            .name("heartbeat-test-receiver".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    match TcpListener::from_std(std_listener) {
+                        Ok(listener) => serve(serve_inner, listener, addr).await,
+                        Err(e) => eprintln!("test receiver could not start: {e}"),
+                    }
+                });
+            })?;
+        Ok(Self { inner, addr })
+    }
+
+    /// The base URL, `http://127.0.0.1:<port>` (no trailing slash).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The socket address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// How every following request is answered (after any scripted faults).
+    pub fn set_fault(&self, fault: Fault) {
+        self.inner.update(|s| s.fault = fault);
+    }
+
+    /// Faults for the next requests, one each, before the standing fault applies again.
+    pub fn push_faults(&self, faults: impl IntoIterator<Item = Fault>) {
+        let faults: Vec<_> = faults.into_iter().collect();
+        self.inner.update(|s| s.script.extend(faults));
+    }
+
+    /// The normal reply's status and body (default 200 `OK`).
+    pub fn set_reply(&self, status: u16, body: impl Into<String>) {
+        let body = body.into();
+        self.inner.update(|s| {
+            s.status = status;
+            s.body = body;
+        });
+    }
+
+    /// A header added to every normal reply (e.g. `Ping-Body-Limit`).
+    pub fn set_header(&self, name: impl Into<String>, value: impl Into<String>) {
+        let (name, value) = (name.into(), value.into());
+        self.inner.update(|s| s.headers.push((name, value)));
+    }
+
+    /// Every request read so far, in arrival order.
+    pub fn requests(&self) -> Vec<Request> {
+        self.inner.lock().requests.clone()
+    }
+
+    /// Forgets the recorded requests.
+    pub fn clear(&self) {
+        self.inner.update(|s| s.requests.clear());
+    }
+
+    /// Connections currently held open by [`Fault::Hang`].
+    pub fn held(&self) -> usize {
+        self.inner.lock().held
+    }
+
+    /// Blocks until `done(requests)` is true or `timeout` passes; returns the
+    /// requests either way. Safe to call from async tests too: the receiver
+    /// and the monitor run on their own threads.
+    pub fn wait_until(&self, timeout: Duration, done: impl Fn(&[Request]) -> bool) -> Vec<Request> {
+        let deadline = Instant::now() + timeout;
+        let mut s = self.inner.lock();
+        while !done(&s.requests) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            s = self
+                .inner
+                .changed
+                .wait_timeout(s, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        s.requests.clone()
+    }
+
+    /// Blocks until at least `n` requests arrived (or `timeout`).
+    pub fn wait_for_requests(&self, n: usize, timeout: Duration) -> Vec<Request> {
+        self.wait_until(timeout, |r| r.len() >= n)
+    }
+
+    /// Blocks until at least `n` connections are held by [`Fault::Hang`];
+    /// returns whether they are.
+    pub fn wait_for_held(&self, n: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut s = self.inner.lock();
+        while s.held < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            s = self
+                .inner
+                .changed
+                .wait_timeout(s, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        true
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.inner.update(|s| s.shutdown = true);
+    }
+}
+
+async fn serve(inner: Arc<Inner>, listener: TcpListener, addr: SocketAddr) {
+    let mut listener = Some(listener);
+    loop {
+        let wake = inner.wake.notified();
+        tokio::pin!(wake);
+        wake.as_mut().enable();
+        let (refuse, shutdown) = {
+            let s = inner.lock();
+            (s.fault == Fault::Refuse, s.shutdown)
+        };
+        if shutdown {
+            return;
+        }
+        if refuse {
+            // Closing the socket makes connects fail with "connection refused".
+            listener = None;
+            wake.await;
+            continue;
+        }
+        if listener.is_none() {
+            match TcpListener::bind(addr).await {
+                Ok(l) => listener = Some(l),
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            }
+        }
+        let Some(l) = &listener else { continue };
+        tokio::select! {
+            accepted = l.accept() => {
+                if let Ok((stream, _)) = accepted {
+                    tokio::spawn(connection(inner.clone(), stream));
+                }
+            }
+            () = wake => {}
+        }
+    }
+}
+
+/// Serves one connection, request after request (keep-alive).
+async fn connection(inner: Arc<Inner>, mut stream: TcpStream) {
+    let mut buf = Vec::new();
+    loop {
+        let Some(mut request) = read_request(&mut stream, &mut buf).await else {
+            return;
+        };
+        let (fault, status, body, headers) = {
+            let mut s = inner.lock();
+            let fault = s.script.pop_front().unwrap_or_else(|| s.fault.clone());
+            (fault, s.status, s.body.clone(), s.headers.clone())
+        };
+        request.fault = fault.clone();
+        inner.update(|s| s.requests.push(request));
+        let reply = match fault {
+            Fault::None => response(status, &headers, &body),
+            Fault::Slow(d) => {
+                tokio::time::sleep(d).await;
+                response(status, &headers, &body)
+            }
+            Fault::Status(code) => response(code, &[], "error"),
+            Fault::TooManyRequests { retry_after_secs } => response(
+                429,
+                &[("Retry-After".into(), retry_after_secs.to_string())],
+                "rate limit exceeded",
+            ),
+            Fault::Hang => {
+                hold(&inner, &mut stream).await;
+                return;
+            }
+            Fault::Reset | Fault::Refuse => {
+                reset(stream);
+                return;
+            }
+            Fault::Malformed => {
+                let _ = stream.write_all(b"HTTP/1.1 banana\r\n\x00\x01garbage\r\n\r\n").await;
+                return;
+            }
+        };
+        if stream.write_all(reply.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Holds a connection without answering until the client closes it or the
+/// receiver stops.
+async fn hold(inner: &Inner, stream: &mut TcpStream) {
+    inner.update(|s| s.held += 1);
+    let mut scratch = [0u8; 512];
+    loop {
+        let wake = inner.wake.notified();
+        tokio::pin!(wake);
+        wake.as_mut().enable();
+        if inner.lock().shutdown {
+            break;
+        }
+        tokio::select! {
+            n = stream.read(&mut scratch) => if matches!(n, Ok(0) | Err(_)) { break },
+            () = wake => {}
+        }
+    }
+    inner.update(|s| s.held -= 1);
+}
+
+#[allow(deprecated)] // set_linger is deprecated only because lingering blocks on close; a zero linger does not.
+fn reset(stream: TcpStream) {
+    let _ = stream.set_linger(Some(Duration::ZERO));
+    drop(stream);
+}
+
+fn response(status: u16, headers: &[(String, String)], body: &str) -> String {
+    let reason = reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Status");
+    let mut out = format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str("\r\n");
+    out.push_str(body);
+    out
+}
+
+/// Reads one request (head and `content-length` body); `None` when the
+/// connection closes or sends something unparseable.
+async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Request> {
+    let head_end = loop {
+        if let Some(i) = find(buf, b"\r\n\r\n") {
+            break i;
+        }
+        if buf.len() > 64 * 1024 || !read_more(stream, buf).await {
+            return None;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next()?.split(' ');
+    let method = first.next()?.to_owned();
+    let target = first.next()?.to_owned();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let len = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let total = head_end + 4 + len;
+    while buf.len() < total {
+        if !read_more(stream, buf).await {
+            return None;
+        }
+    }
+    let body = String::from_utf8_lossy(&buf[head_end + 4..total]).into_owned();
+    buf.drain(..total);
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    Some(Request {
+        method,
+        path: decode(path, false),
+        query: query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (decode(k, true), decode(v, true))
+            })
+            .collect(),
+        headers,
+        body,
+        fault: Fault::None,
+        received_at: SystemTime::now(),
+    })
+}
+
+async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
+    let mut chunk = [0u8; 8192];
+    match stream.read(&mut chunk).await {
+        Ok(0) | Err(_) => false,
+        Ok(n) => {
+            buf.extend_from_slice(&chunk[..n]);
+            true
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Percent-decoding; `plus` turns `+` into a space (query strings).
+fn decode(s: &str, plus: bool) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(hi), Some(lo)) => {
+                    out.push(hi << 4 | lo);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' if plus => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode;
+
+    #[test]
+    fn decodes_percent_and_plus() {
+        assert_eq!(decode("a%20b+c%2F", true), "a b c/");
+        assert_eq!(decode("a+b", false), "a+b");
+        assert_eq!(decode("100%", true), "100%");
+        assert_eq!(decode("%zz", true), "%zz");
+    }
+}

@@ -1,0 +1,67 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use heartbeat_core::{MonitorBuilder, RetryPolicy};
+
+/// Long enough for anything on a loaded 2-core machine; tests wait on
+/// conditions, never on this passing.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A builder with fast retries and short request timeouts, so fault tests
+/// exercise several retries in well under a second each.
+pub fn fast() -> MonitorBuilder {
+    MonitorBuilder::new()
+        .retry(RetryPolicy::new(
+            Duration::from_millis(20),
+            Duration::from_millis(200),
+            Duration::from_secs(15),
+        ))
+        .request_timeout(Duration::from_millis(500))
+}
+
+/// Captures everything `tracing` emits (all levels) as text.
+#[derive(Clone, Default)]
+pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    /// Installs the capture for the current thread until the guard drops.
+    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
+        let writer = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    /// Installs the capture for every thread (the delivery thread included).
+    /// Only one test binary may do this, once.
+    pub fn install_global(&self) {
+        let writer = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one global subscriber per test binary");
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
