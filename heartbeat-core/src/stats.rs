@@ -14,13 +14,15 @@ use crate::event::Event;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Events accepted into the queue.
+    /// Events accepted into the queue (and not evicted later): with
+    /// `dropped`, this adds up to every event the runs produced.
     pub queued: u64,
     /// Deliveries the service acknowledged.
     pub delivered: u64,
     /// Attempts that failed and were retried.
     pub retried: u64,
-    /// Events lost because the queue was full (or closed).
+    /// Events lost because the queue was full (evicted, or refused), or the
+    /// monitor was shut down.
     pub dropped: u64,
     /// Deliveries given up: rejected by the service (4xx, unknown check) or
     /// still failing when the retry budget ran out.

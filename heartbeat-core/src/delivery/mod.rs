@@ -66,10 +66,9 @@ impl Shared {
             Pushed::Queued => {
                 self.counters.queued.fetch_add(1, Relaxed);
             }
-            Pushed::Evicted => {
-                self.counters.queued.fetch_add(1, Relaxed);
-                self.count_drop("a less important event was evicted");
-            }
+            // The new event is in, the evicted one is out: `queued` stays,
+            // so that queued + dropped always equals the events pushed.
+            Pushed::Evicted => self.count_drop("a less important event was evicted"),
             Pushed::Rejected => self.count_drop(kind),
             Pushed::Closed => self.count_drop("the monitor is shut down"),
         }
