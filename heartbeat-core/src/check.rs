@@ -59,7 +59,6 @@ impl Check {
     }
 
     /// Starts building a check with the given slug.
-    #[must_use]
     pub fn builder(slug: impl Into<String>) -> CheckBuilder {
         CheckBuilder {
             slug: slug.into(),
@@ -80,7 +79,10 @@ impl Check {
 
     /// The Cronitor monitor key: the one set, or else the slug.
     pub(crate) fn cronitor_key(&self) -> &str {
-        self.inner.cronitor_key.as_deref().unwrap_or(&self.inner.slug)
+        self.inner
+            .cronitor_key
+            .as_deref()
+            .unwrap_or(&self.inner.slug)
     }
 
     pub(crate) fn target_id(&self, target: &str) -> Option<&Secret> {
@@ -278,14 +280,20 @@ mod tests {
             .healthchecks_uuid("not-a-uuid-secret")
             .build()
             .unwrap_err();
-        assert_eq!(err, CheckError::InvalidHealthchecksUuid { slug: "job".into() });
+        assert_eq!(
+            err,
+            CheckError::InvalidHealthchecksUuid { slug: "job".into() }
+        );
         assert!(!err.to_string().contains("not-a-uuid-secret"));
     }
 
     #[test]
     fn target_ids_are_checked_and_hidden() {
         let err = Check::builder("job")
-            .target_id("betterstack", "https://uptime.betterstack.com/api/v1/heartbeat/zq9secret")
+            .target_id(
+                "betterstack",
+                "https://uptime.betterstack.com/api/v1/heartbeat/zq9secret",
+            )
             .build()
             .unwrap_err();
         assert!(err.to_string().contains("not the whole URL"), "{err}");
@@ -296,7 +304,10 @@ mod tests {
             .build()
             .unwrap();
         let dbg = format!("{check:?}");
-        assert!(!dbg.contains("s3cr3t") && !dbg.contains("5bf66975"), "{dbg}");
+        assert!(
+            !dbg.contains("s3cr3t") && !dbg.contains("5bf66975"),
+            "{dbg}"
+        );
         assert_eq!(
             check.healthchecks_uuid().unwrap().expose(),
             "5bf66975-d4c7-4bf5-bcc8-b8d8a82ea278"

@@ -61,3 +61,8 @@ pub use monitor::{FlushGuard, Monitor, MonitorBuilder, env};
 pub use run::RunGuard;
 pub use stats::{FlushReport, Stats, Undelivered};
 pub use target::{Cronitor, Healthchecks, UrlTemplate};
+
+/// The README's examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

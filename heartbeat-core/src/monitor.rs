@@ -279,7 +279,8 @@ impl MonitorBuilder {
             (None, Some(_)) => {
                 return Err(ConfigError::InvalidKey {
                     setting: env::CRONITOR_PING_URL.into(),
-                    reason: "is set but CRONITOR_API_KEY is not; set the key too, or unset the URL".into(),
+                    reason: "is set but CRONITOR_API_KEY is not; set the key too, or unset the URL"
+                        .into(),
                 });
             }
             (None, None) => {}
@@ -288,6 +289,12 @@ impl MonitorBuilder {
             b = b.environment(e);
         }
         Ok(b)
+    }
+
+    /// Whether any target is configured (otherwise [`build`](Self::build)
+    /// gives a log-only monitor).
+    pub fn has_targets(&self) -> bool {
+        self.healthchecks.is_some() || self.cronitor.is_some() || !self.templates.is_empty()
     }
 
     /// Sends to Healthchecks.io.
@@ -428,12 +435,19 @@ mod tests {
     use super::*;
 
     fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
     }
 
     #[test]
     fn no_variables_means_log_only() {
-        let m = MonitorBuilder::from_lookup(lookup(&[])).unwrap().build().unwrap();
+        let m = MonitorBuilder::from_lookup(lookup(&[]))
+            .unwrap()
+            .build()
+            .unwrap();
         assert!(!m.is_enabled());
         assert!(m.targets().is_empty());
     }
@@ -445,17 +459,26 @@ mod tests {
             ("CRONITOR_API_KEY", "cr-secret-2"),
             ("HEARTBEAT_ENV", "staging"),
         ];
-        let m = MonitorBuilder::from_lookup(lookup(&vars)).unwrap().build().unwrap();
+        let m = MonitorBuilder::from_lookup(lookup(&vars))
+            .unwrap()
+            .build()
+            .unwrap();
         assert_eq!(m.targets(), ["healthchecks", "cronitor"]);
         let b = MonitorBuilder::from_lookup(lookup(&vars)).unwrap();
         let dbg = format!("{b:?} {m:?}");
-        assert!(!dbg.contains("pk-secret-1") && !dbg.contains("cr-secret-2"), "{dbg}");
+        assert!(
+            !dbg.contains("pk-secret-1") && !dbg.contains("cr-secret-2"),
+            "{dbg}"
+        );
     }
 
     #[test]
     fn bad_url_names_the_setting_not_the_secret() {
         let vars = [("HEALTHCHECKS_PING_URL", "hc-ping.com/secret-path")];
-        let err = MonitorBuilder::from_lookup(lookup(&vars)).unwrap().build().unwrap_err();
+        let err = MonitorBuilder::from_lookup(lookup(&vars))
+            .unwrap()
+            .build()
+            .unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("Healthchecks ping URL"), "{msg}");
         assert!(!msg.contains("secret-path"), "{msg}");

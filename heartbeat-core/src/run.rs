@@ -103,7 +103,11 @@ impl RunGuard {
 impl Drop for RunGuard {
     fn drop(&mut self) {
         if !self.finished {
-            let why = if std::thread::panicking() { "panicked" } else { "cancelled" };
+            let why = if std::thread::panicking() {
+                "panicked"
+            } else {
+                "cancelled"
+            };
             self.finish(EventKind::Fail, Some(why.to_owned()));
         }
     }

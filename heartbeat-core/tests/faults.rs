@@ -32,14 +32,23 @@ fn with_target(b: MonitorBuilder, kind: Kind, rx: &Receiver) -> Monitor {
 }
 
 fn check() -> Check {
-    Check::builder("faulty-job").target_id("betterstack", "tok").build().unwrap()
+    Check::builder("faulty-job")
+        .target_id("betterstack", "tok")
+        .build()
+        .unwrap()
 }
 
 /// The run id a request belongs to, and whether it is a final event.
 fn classify(kind: Kind, r: &Request) -> (Option<String>, bool) {
     match kind {
-        Kind::Healthchecks => (r.query("rid").map(str::to_owned), !r.path.ends_with("/start")),
-        Kind::Cronitor => (r.query("series").map(str::to_owned), r.query("state") != Some("run")),
+        Kind::Healthchecks => (
+            r.query("rid").map(str::to_owned),
+            !r.path.ends_with("/start"),
+        ),
+        Kind::Cronitor => (
+            r.query("series").map(str::to_owned),
+            r.query("state") != Some("run"),
+        ),
         // Better Stack has no run id and no start ping: every request is final.
         Kind::BetterStack => (None, true),
     }
@@ -51,7 +60,11 @@ fn run_jobs(monitor: &Monitor) -> Vec<Result<u32, String>> {
     let mut results = Vec::new();
     for i in 0..3u32 {
         let run = monitor.start(&check);
-        let result = if i == 1 { Err(format!("job {i} failed")) } else { Ok(i * 10) };
+        let result = if i == 1 {
+            Err(format!("job {i} failed"))
+        } else {
+            Ok(i * 10)
+        };
         match &result {
             Ok(_) if i == 2 => run.exit_code(0),
             Ok(_) => run.success(),
@@ -80,9 +93,16 @@ fn survive(kind: Kind, standing: Option<Fault>, scripted: Vec<Fault>) -> Vec<Req
         }
     }
     let results = run_jobs(&monitor);
-    assert_eq!(results, [Ok(0), Err("job 1 failed".into()), Ok(20)], "{kind:?}");
+    assert_eq!(
+        results,
+        [Ok(0), Err("job 1 failed".into()), Ok(20)],
+        "{kind:?}"
+    );
     if standing == Some(Fault::Hang) && !matches!(kind, Kind::BetterStack) {
-        assert!(rx.held() >= 1, "{kind:?}: the runs finished while a request was held");
+        assert!(
+            rx.held() >= 1,
+            "{kind:?}: the runs finished while a request was held"
+        );
     }
 
     // A flush during the outage returns by its deadline and says what is missing.
@@ -90,7 +110,10 @@ fn survive(kind: Kind, standing: Option<Fault>, scripted: Vec<Fault>) -> Vec<Req
         let deadline = Duration::from_millis(300);
         let t = Instant::now();
         let report = monitor.flush_blocking(deadline);
-        assert!(t.elapsed() < deadline + Duration::from_secs(2), "{kind:?}: flush overran");
+        assert!(
+            t.elapsed() < deadline + Duration::from_secs(2),
+            "{kind:?}: flush overran"
+        );
         assert!(!report.is_complete(), "{kind:?} {standing:?}: {report}");
     }
 
@@ -104,7 +127,10 @@ fn survive(kind: Kind, standing: Option<Fault>, scripted: Vec<Fault>) -> Vec<Req
     let requests = rx.requests();
     let answered: Vec<_> = requests.iter().filter(|r| r.was_answered()).collect();
     let finals = answered.iter().filter(|r| classify(kind, r).1).count();
-    assert!(finals >= 3, "{kind:?} {standing:?}: {finals} final events answered");
+    assert!(
+        finals >= 3,
+        "{kind:?} {standing:?}: {finals} final events answered"
+    );
     // Per run: the start reached the service before the final event.
     let mut seen: HashMap<String, Vec<bool>> = HashMap::new();
     for r in &answered {
@@ -178,7 +204,10 @@ fn unavailable_then_recovery_with_backoff() {
                 .position(|n| n.path == r.path && n.query == r.query)
             {
                 let gap = t[i + 1 + j].duration_since(t[i]).unwrap_or_default();
-                assert!(gap >= Duration::from_millis(10), "{kind:?}: retry after {gap:?}");
+                assert!(
+                    gap >= Duration::from_millis(10),
+                    "{kind:?}: retry after {gap:?}"
+                );
                 retries_checked += 1;
             }
         }
@@ -189,14 +218,23 @@ fn unavailable_then_recovery_with_backoff() {
 #[test]
 fn rate_limited_honours_retry_after() {
     for kind in KINDS {
-        let requests = survive(kind, None, vec![Fault::TooManyRequests { retry_after_secs: 1 }]);
+        let requests = survive(
+            kind,
+            None,
+            vec![Fault::TooManyRequests {
+                retry_after_secs: 1,
+            }],
+        );
         let first = &requests[0];
         let retry = requests[1..]
             .iter()
             .find(|n| n.path == first.path && n.query == first.query)
             .expect("the rate-limited ping was retried");
         let gap = retry.received_at.duration_since(first.received_at).unwrap();
-        assert!(gap >= Duration::from_millis(950), "{kind:?}: retried after {gap:?}");
+        assert!(
+            gap >= Duration::from_millis(950),
+            "{kind:?}: retried after {gap:?}"
+        );
     }
 }
 
@@ -211,10 +249,18 @@ fn client_errors_are_not_retried() {
         let report = monitor.flush_blocking(PATIENCE);
         assert!(report.is_complete(), "{report}");
         let sent = rx.requests().len();
-        let expected = if matches!(kind, Kind::BetterStack) { 3 } else { 6 };
+        let expected = if matches!(kind, Kind::BetterStack) {
+            3
+        } else {
+            6
+        };
         assert_eq!(sent, expected, "{kind:?}: one request per event, no retry");
         let stats = monitor.stats();
-        assert_eq!((stats.failed, stats.retried), (expected as u64, 0), "{kind:?}");
+        assert_eq!(
+            (stats.failed, stats.retried),
+            (expected as u64, 0),
+            "{kind:?}"
+        );
     }
 }
 
@@ -226,8 +272,16 @@ fn body_limit_smaller_than_the_body() {
     let run = monitor.start(&check());
     run.fail_message(format!("failed: {}", "y".repeat(500)));
     assert!(monitor.flush_blocking(PATIENCE).is_complete());
-    let fail = rx.requests().into_iter().find(|r| r.path.ends_with("/fail")).unwrap();
-    assert!(fail.body.len() <= 40 && fail.body.starts_with("failed: y"), "{:?}", fail.body);
+    let fail = rx
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/fail"))
+        .unwrap();
+    assert!(
+        fail.body.len() <= 40 && fail.body.starts_with("failed: y"),
+        "{:?}",
+        fail.body
+    );
 }
 
 #[test]
@@ -243,8 +297,15 @@ fn overflow_keeps_final_events_and_counts_drops() {
     assert!(stats.dropped > 0, "{stats:?}");
     rx.set_fault(Fault::None);
     assert!(monitor.flush_blocking(PATIENCE).is_complete());
-    let answered: Vec<_> = rx.requests().into_iter().filter(Request::was_answered).collect();
-    let starts = answered.iter().filter(|r| r.path.ends_with("/start")).count();
+    let answered: Vec<_> = rx
+        .requests()
+        .into_iter()
+        .filter(Request::was_answered)
+        .collect();
+    let starts = answered
+        .iter()
+        .filter(|r| r.path.ends_with("/start"))
+        .count();
     let finals = answered.len() - starts;
     assert!(finals > starts, "{finals} finals vs {starts} starts kept");
     let stats = monitor.stats();

@@ -25,12 +25,23 @@ fn secrets_stay_out_of_logs_debug_and_errors() {
         .environment("test")
         .build()
         .unwrap();
-    let by_slug = Check::builder("secret-job").target_id("betterstack", BS_TOKEN).build().unwrap();
-    let by_uuid = Check::builder("uuid-job").healthchecks_uuid(HC_UUID).build().unwrap();
+    let by_slug = Check::builder("secret-job")
+        .target_id("betterstack", BS_TOKEN)
+        .build()
+        .unwrap();
+    let by_uuid = Check::builder("uuid-job")
+        .healthchecks_uuid(HC_UUID)
+        .build()
+        .unwrap();
 
     // Every path that logs: retries after resets and refusals, rejections,
     // "OK (not found)", a give-up, a failing job, drops at shutdown.
-    rx.push_faults([Fault::Reset, Fault::Malformed, Fault::Status(503), Fault::Status(404)]);
+    rx.push_faults([
+        Fault::Reset,
+        Fault::Malformed,
+        Fault::Status(503),
+        Fault::Status(404),
+    ]);
     monitor.start(&by_slug).fail_message("boom");
     monitor.start(&by_uuid).success();
     assert!(monitor.flush_blocking(PATIENCE).is_complete());
@@ -42,18 +53,29 @@ fn secrets_stay_out_of_logs_debug_and_errors() {
     let report = monitor.flush_blocking(std::time::Duration::from_millis(200));
 
     let mut seen = logs.text();
-    seen.push_str(&format!("{monitor:?} {by_slug:?} {by_uuid:?} {report:?} {report}"));
-    seen.push_str(&format!("{:?}", Monitor::builder().healthchecks(Healthchecks::new().ping_key(HC_KEY))));
+    seen.push_str(&format!(
+        "{monitor:?} {by_slug:?} {by_uuid:?} {report:?} {report}"
+    ));
+    seen.push_str(&format!(
+        "{:?}",
+        Monitor::builder().healthchecks(Healthchecks::new().ping_key(HC_KEY))
+    ));
     for bad in [
-        Monitor::builder().healthchecks(Healthchecks::new().ping_key(format!("{HC_KEY}/x"))).build(),
-        Monitor::builder().cronitor(Cronitor::new(format!("{CR_KEY} x"))).build(),
+        Monitor::builder()
+            .healthchecks(Healthchecks::new().ping_key(format!("{HC_KEY}/x")))
+            .build(),
+        Monitor::builder()
+            .cronitor(Cronitor::new(format!("{CR_KEY} x")))
+            .build(),
         Monitor::builder()
             .healthchecks(Healthchecks::new().ping_url(format!("ftp://{HC_KEY}.example")))
             .build(),
     ] {
         seen.push_str(&bad.unwrap_err().to_string());
     }
-    let bad_check = Check::builder("x").target_id("betterstack", format!("https://x/{BS_TOKEN}")).build();
+    let bad_check = Check::builder("x")
+        .target_id("betterstack", format!("https://x/{BS_TOKEN}"))
+        .build();
     seen.push_str(&bad_check.unwrap_err().to_string());
 
     assert!(seen.contains("run started"), "the capture works: {seen}");

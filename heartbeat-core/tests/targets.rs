@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use heartbeat_core::test::{Fault, Receiver};
+use heartbeat_core::test::Receiver;
 use heartbeat_core::{Check, Cronitor, Healthchecks, Monitor, UrlTemplate};
 use support::{PATIENCE, fast};
 
@@ -44,7 +44,10 @@ fn healthchecks_slug_urls_pair_start_and_finish() {
     flushed(&monitor);
 
     let r = rx.requests();
-    let paths: Vec<_> = r.iter().map(|r| (r.method.as_str(), r.path.as_str())).collect();
+    let paths: Vec<_> = r
+        .iter()
+        .map(|r| (r.method.as_str(), r.path.as_str()))
+        .collect();
     assert_eq!(
         paths,
         [
@@ -66,7 +69,10 @@ fn healthchecks_slug_urls_pair_start_and_finish() {
     }
     assert_ne!(r[0].query("rid"), r[2].query("rid"));
     assert_eq!(r[3].body, "sync failed: connection refused");
-    assert_eq!(r[3].header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(
+        r[3].header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
     assert_eq!(r[5].body, "exit code 3");
     assert_eq!(r[7].body, "exit code 300");
     assert_eq!(r[0].body, "");
@@ -76,11 +82,18 @@ fn healthchecks_slug_urls_pair_start_and_finish() {
 fn healthchecks_uuid_urls_have_no_create() {
     let rx = Receiver::start().unwrap();
     let monitor = fast()
-        .healthchecks(Healthchecks::new().ping_url(format!("{}/ping/", rx.url())).ping_key("pk"))
+        .healthchecks(
+            Healthchecks::new()
+                .ping_url(format!("{}/ping/", rx.url()))
+                .ping_key("pk"),
+        )
         .build()
         .unwrap();
     let uuid = "5bf66975-d4c7-4bf5-bcc8-b8d8a82ea278";
-    let check = Check::builder("job").healthchecks_uuid(uuid).build().unwrap();
+    let check = Check::builder("job")
+        .healthchecks_uuid(uuid)
+        .build()
+        .unwrap();
     monitor.start(&check).success();
     flushed(&monitor);
     let r = rx.requests();
@@ -94,7 +107,12 @@ fn healthchecks_uuid_urls_have_no_create() {
 fn healthchecks_create_can_be_turned_off() {
     let rx = Receiver::start().unwrap();
     let monitor = fast()
-        .healthchecks(Healthchecks::new().ping_url(rx.url()).ping_key("pk").create_missing(false))
+        .healthchecks(
+            Healthchecks::new()
+                .ping_url(rx.url())
+                .ping_key("pk")
+                .create_missing(false),
+        )
         .build()
         .unwrap();
     monitor.start(&Check::new("job").unwrap()).success();
@@ -128,7 +146,11 @@ fn healthchecks_not_found_body_is_a_rejection_not_a_success() {
     monitor.start(&check).success();
     flushed(&monitor);
     let stats = monitor.stats();
-    assert_eq!((stats.delivered, stats.failed, stats.retried), (0, 2, 0), "{stats:?}");
+    assert_eq!(
+        (stats.delivered, stats.failed, stats.retried),
+        (0, 2, 0),
+        "{stats:?}"
+    );
     assert_eq!(rx.requests().len(), 2, "rejections are not retried");
 }
 
@@ -154,7 +176,10 @@ fn cronitor_telemetry_wire_format() {
         .environment("production")
         .build()
         .unwrap();
-    let check = Check::builder("nightly-backup").cronitor_key("Nightly Backup").build().unwrap();
+    let check = Check::builder("nightly-backup")
+        .cronitor_key("Nightly Backup")
+        .build()
+        .unwrap();
     let run = monitor.start(&check);
     let series = run.run_id().to_string();
     run.success();
@@ -189,8 +214,13 @@ fn cronitor_telemetry_wire_format() {
 #[test]
 fn cronitor_message_is_cut_to_1000_characters() {
     let rx = Receiver::start().unwrap();
-    let monitor = fast().cronitor(Cronitor::new("k").ping_url(rx.url())).build().unwrap();
-    monitor.start(&Check::new("job").unwrap()).fail_message("é".repeat(1500));
+    let monitor = fast()
+        .cronitor(Cronitor::new("k").ping_url(rx.url()))
+        .build()
+        .unwrap();
+    monitor
+        .start(&Check::new("job").unwrap())
+        .fail_message("é".repeat(1500));
     flushed(&monitor);
     let r = rx.requests();
     assert_eq!(r[1].query("message").unwrap().chars().count(), 1000);
@@ -204,7 +234,10 @@ fn templated(rx: &Receiver, t: UrlTemplate) -> Monitor {
 fn better_stack_preset() {
     let rx = Receiver::start().unwrap();
     let monitor = templated(&rx, UrlTemplate::better_stack());
-    let check = Check::builder("job").target_id("betterstack", "bsTOKEN").build().unwrap();
+    let check = Check::builder("job")
+        .target_id("betterstack", "bsTOKEN")
+        .build()
+        .unwrap();
     monitor.start(&check).success();
     flushed(&monitor);
     monitor.start(&check).fail_message("boom");
@@ -212,7 +245,10 @@ fn better_stack_preset() {
     monitor.start(&check).exit_code(4);
     flushed(&monitor);
     let r = rx.requests();
-    let seen: Vec<_> = r.iter().map(|r| (r.method.as_str(), r.path.as_str(), r.body.as_str())).collect();
+    let seen: Vec<_> = r
+        .iter()
+        .map(|r| (r.method.as_str(), r.path.as_str(), r.body.as_str()))
+        .collect();
     assert_eq!(
         seen,
         [
@@ -228,7 +264,10 @@ fn better_stack_preset() {
 fn dead_mans_snitch_preset() {
     let rx = Receiver::start().unwrap();
     let monitor = templated(&rx, UrlTemplate::dead_mans_snitch());
-    let check = Check::builder("job").target_id("deadmanssnitch", "abc123").build().unwrap();
+    let check = Check::builder("job")
+        .target_id("deadmanssnitch", "abc123")
+        .build()
+        .unwrap();
     monitor.start(&check).success();
     flushed(&monitor);
     monitor.start(&check).fail_message("x".repeat(300));
@@ -249,7 +288,10 @@ fn dead_mans_snitch_preset() {
 fn uptime_kuma_preset_and_unknown_token() {
     let rx = Receiver::start().unwrap();
     let monitor = templated(&rx, UrlTemplate::uptime_kuma("http://unused"));
-    let check = Check::builder("job").target_id("uptimekuma", "kumaTok").build().unwrap();
+    let check = Check::builder("job")
+        .target_id("uptimekuma", "kumaTok")
+        .build()
+        .unwrap();
     monitor.start(&check).success();
     flushed(&monitor);
     monitor.start(&check).fail_message("db down");
@@ -265,7 +307,10 @@ fn uptime_kuma_preset_and_unknown_token() {
 
     // Kuma's answer for an unknown token: 500 with ok:false. Not retried.
     rx.clear();
-    rx.set_reply(500, r#"{"ok":false,"msg":"Monitor not found or not active."}"#);
+    rx.set_reply(
+        500,
+        r#"{"ok":false,"msg":"Monitor not found or not active."}"#,
+    );
     monitor.start(&check).success();
     flushed(&monitor);
     assert_eq!(rx.requests().len(), 1);
@@ -276,12 +321,19 @@ fn uptime_kuma_preset_and_unknown_token() {
 fn cronhub_preset() {
     let rx = Receiver::start().unwrap();
     let monitor = templated(&rx, UrlTemplate::cronhub());
-    let check = Check::builder("job").target_id("cronhub", "c-uuid").build().unwrap();
+    let check = Check::builder("job")
+        .target_id("cronhub", "c-uuid")
+        .build()
+        .unwrap();
     monitor.start(&check).success();
     flushed(&monitor);
     monitor.start(&check).fail_message("boom");
     flushed(&monitor);
-    let seen: Vec<_> = rx.requests().iter().map(|r| (r.path.clone(), r.body.clone())).collect();
+    let seen: Vec<_> = rx
+        .requests()
+        .iter()
+        .map(|r| (r.path.clone(), r.body.clone()))
+        .collect();
     assert_eq!(
         seen,
         [

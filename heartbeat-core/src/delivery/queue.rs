@@ -143,7 +143,10 @@ mod tests {
         let mut out = Vec::new();
         q.drain(10, &mut out);
         let kinds: Vec<_> = out.iter().map(|e| e.kind.clone()).collect();
-        assert_eq!(kinds, [EventKind::Start, EventKind::Log, EventKind::Success]);
+        assert_eq!(
+            kinds,
+            [EventKind::Start, EventKind::Log, EventKind::Success]
+        );
         assert_eq!(q.len(), 0);
     }
 

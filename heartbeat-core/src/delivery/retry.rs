@@ -52,7 +52,10 @@ impl RetryPolicy {
     /// runs failing together do not retry in lockstep.
     pub(crate) fn backoff(&self, retry: u32) -> Duration {
         let exp = 2u32.saturating_pow(retry.saturating_sub(1).min(31));
-        let step = self.initial_backoff.saturating_mul(exp).min(self.max_backoff);
+        let step = self
+            .initial_backoff
+            .saturating_mul(exp)
+            .min(self.max_backoff);
         let half = step / 2;
         half + half.mul_f64(fastrand::f64())
     }
@@ -64,11 +67,26 @@ mod tests {
 
     #[test]
     fn backoff_grows_is_capped_and_jittered() {
-        let p = RetryPolicy::new(Duration::from_millis(100), Duration::from_secs(1), Duration::MAX);
-        for (retry, step) in [(1, 100), (2, 200), (3, 400), (4, 800), (5, 1000), (40, 1000)] {
+        let p = RetryPolicy::new(
+            Duration::from_millis(100),
+            Duration::from_secs(1),
+            Duration::MAX,
+        );
+        for (retry, step) in [
+            (1, 100),
+            (2, 200),
+            (3, 400),
+            (4, 800),
+            (5, 1000),
+            (40, 1000),
+        ] {
             for _ in 0..50 {
                 let d = p.backoff(retry).as_millis();
-                assert!(d >= step / 2 && d <= step, "retry {retry}: {d} not in [{}, {step}]", step / 2);
+                assert!(
+                    d >= step / 2 && d <= step,
+                    "retry {retry}: {d} not in [{}, {step}]",
+                    step / 2
+                );
             }
         }
         let distinct: std::collections::HashSet<_> = (0..20).map(|_| p.backoff(3)).collect();

@@ -31,7 +31,10 @@ type LaneKey = (usize, Uuid);
 enum Outcome {
     Delivered,
     /// Rejected by the service, or out of retry budget.
-    Failed { reason: String, permanent: bool },
+    Failed {
+        reason: String,
+        permanent: bool,
+    },
 }
 
 /// Starts the worker thread.
@@ -101,14 +104,18 @@ impl Worker {
             self.answer_flushes(false);
             let idle = self.lanes.is_empty() && self.shared.queue.len() == 0;
             if self.shared.queue.is_closed() {
-                let deadline =
-                    *closing_deadline.get_or_insert_with(|| Instant::now() + self.config.shutdown_timeout);
+                let deadline = *closing_deadline
+                    .get_or_insert_with(|| Instant::now() + self.config.shutdown_timeout);
                 if idle || Instant::now() >= deadline {
                     self.give_up_at_shutdown();
                     return;
                 }
             }
-            let wake_at = self.next_flush_deadline().into_iter().chain(closing_deadline).min();
+            let wake_at = self
+                .next_flush_deadline()
+                .into_iter()
+                .chain(closing_deadline)
+                .min();
             tokio::select! {
                 () = self.shared.queue.notify.notified() => {}
                 Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => {
@@ -227,7 +234,11 @@ impl Worker {
     /// Answers the flushes that are complete or past their deadline.
     fn answer_flushes(&mut self, force: bool) {
         let now = Instant::now();
-        let mut flushes = self.shared.flushes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut flushes = self
+            .shared
+            .flushes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if flushes.is_empty() {
             return;
         }
@@ -244,7 +255,11 @@ impl Worker {
     }
 
     fn next_flush_deadline(&self) -> Option<Instant> {
-        let flushes = self.shared.flushes.lock().unwrap_or_else(|p| p.into_inner());
+        let flushes = self
+            .shared
+            .flushes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         flushes.iter().map(|f| f.deadline).min()
     }
 

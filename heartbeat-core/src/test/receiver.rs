@@ -64,7 +64,10 @@ pub struct Request {
 impl Request {
     /// The first value of a query parameter.
     pub fn query(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// All values of a query parameter (e.g. Cronitor's repeated `metric`).
@@ -79,7 +82,10 @@ impl Request {
     /// A header's value (name is case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Whether it was answered normally.
@@ -351,7 +357,9 @@ async fn connection(inner: Arc<Inner>, mut stream: TcpStream) {
                 return;
             }
             Fault::Malformed => {
-                let _ = stream.write_all(b"HTTP/1.1 banana\r\n\x00\x01garbage\r\n\r\n").await;
+                let _ = stream
+                    .write_all(b"HTTP/1.1 banana\r\n\x00\x01garbage\r\n\r\n")
+                    .await;
                 return;
             }
         };

@@ -48,7 +48,8 @@ impl LogCapture {
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one global subscriber per test binary");
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("one global subscriber per test binary");
     }
 
     pub fn text(&self) -> String {

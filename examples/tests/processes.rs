@@ -1,0 +1,77 @@
+//! Real child processes against a real loopback receiver: a short-lived
+//! program that exits right after its job still delivers; a killed one
+//! leaves its start without a finish.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use heartbeat_core::test::{Fault, Receiver};
+
+/// An example binary built by `cargo test` next to this test's executable.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap().join("examples");
+    let path = dir.join(name);
+    assert!(path.exists(), "{} not built", path.display());
+    path
+}
+
+fn command(name: &str, rx: &Receiver) -> Command {
+    let mut cmd = Command::new(example(name));
+    for var in [
+        "CRONITOR_API_KEY",
+        "CRONITOR_PING_URL",
+        "HEARTBEAT_ENV",
+        "RUST_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("HEALTHCHECKS_PING_URL", rx.url())
+        .env("HEALTHCHECKS_PING_KEY", "child-key");
+    cmd
+}
+
+#[test]
+fn quickstart_delivers_before_it_exits() {
+    let rx = Receiver::start().unwrap();
+    let out = command("quickstart", &rx).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let requests = rx.requests();
+    let mut paths: Vec<_> = requests.iter().map(|r| r.path.as_str()).collect();
+    paths.sort_unstable();
+    assert_eq!(
+        paths,
+        [
+            "/child-key/quickstart-backup",
+            "/child-key/quickstart-backup/start",
+            "/child-key/quickstart-export/3",
+            "/child-key/quickstart-export/start",
+            "/child-key/quickstart-report/fail",
+            "/child-key/quickstart-report/start",
+        ]
+    );
+    let fail = requests.iter().find(|r| r.path.ends_with("/fail")).unwrap();
+    assert_eq!(fail.body, "could not render the daily report: disk full");
+}
+
+#[test]
+fn quickstart_exits_zero_when_the_service_is_down() {
+    let rx = Receiver::start().unwrap();
+    rx.set_fault(Fault::Refuse);
+    let out = command("quickstart", &rx).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("delivered 0 pings"), "{stdout}");
+}
+
+#[test]
+fn a_killed_run_leaves_a_start_without_a_finish() {
+    let rx = Receiver::start().unwrap();
+    let out = command("crash_mid_run", &rx).output().unwrap();
+    assert!(!out.status.success(), "it aborts");
+    // Nothing more can arrive from a dead process; give stragglers a moment.
+    let requests = rx.wait_for_requests(2, Duration::from_millis(500));
+    let paths: Vec<_> = requests.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(paths, ["/child-key/crash-mid-run/start"]);
+}
