@@ -29,7 +29,7 @@
 //!
 //! # Configuration from the environment
 //!
-//! [`Monitor::from_env`] reads the variables in [`env`]; each one set enables
+//! [`Monitor::from_env`] reads the variables in [`env`](mod@crate::env); each one set enables
 //! its target, and none set gives a log-only monitor.
 //!
 //! # Feature flags

@@ -75,7 +75,7 @@ impl Monitor {
         MonitorBuilder::new()
     }
 
-    /// A monitor configured from the environment variables in [`env`]; with
+    /// A monitor configured from the environment variables in [`env`](mod@crate::env); with
     /// none set, a log-only monitor.
     ///
     /// # Errors
@@ -243,7 +243,7 @@ impl MonitorBuilder {
         }
     }
 
-    /// A builder with the targets the environment enables (see [`env`]).
+    /// A builder with the targets the environment enables (see [`env`](mod@crate::env)).
     /// Unset and empty variables are ignored.
     ///
     /// # Errors
