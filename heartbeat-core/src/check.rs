@@ -4,7 +4,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use crate::error::CheckError;
+use crate::schedule::{Priority, Schedule, validate_cron};
 use crate::secret::Secret;
 
 /// The longest slug accepted. Sentry Crons limits monitor slugs to 50
@@ -23,14 +26,30 @@ pub const MAX_SLUG_LEN: usize = 50;
 /// | [`healthchecks_uuid`](CheckBuilder::healthchecks_uuid) | none (slug URL with the ping key) | Healthchecks |
 /// | [`cronitor_key`](CheckBuilder::cronitor_key) | the slug | Cronitor |
 /// | [`target_id`](CheckBuilder::target_id) | none (target skips the check) | URL-template targets |
+/// | [`schedule`](CheckBuilder::schedule) / [`every`](CheckBuilder::every) | none | monitor upserts (Healthchecks, Cronitor) |
+/// | [`timezone`](CheckBuilder::timezone) | `UTC`, always sent explicitly | the schedule |
+/// | [`grace`](CheckBuilder::grace) | none (the service's default) | monitor upserts |
+/// | [`max_runtime`](CheckBuilder::max_runtime) | none | a "taking too long" signal while a run is still running |
+/// | [`runbook`](CheckBuilder::runbook) | none | appended to failure messages and logs |
+/// | [`priority`](CheckBuilder::priority) | [`Priority::P2`] | logs, Sentry tags |
 ///
 /// ```
-/// use heartbeat_core::Check;
+/// use std::time::Duration;
+/// use heartbeat_core::{Check, Priority};
 ///
 /// let check = Check::builder("nightly-backup")
 ///     .healthchecks_uuid("5bf66975-d4c7-4bf5-bcc8-b8d8a82ea278")
+///     .schedule("0 3 * * *")
+///     .timezone("Europe/Paris")
+///     .grace(Duration::from_secs(15 * 60))
+///     .max_runtime(Duration::from_secs(3600))
+///     .runbook("https://wiki.example.com/runbooks/backup")
+///     .priority(Priority::P1)
 ///     .build()?;
 /// assert_eq!(check.slug(), "nightly-backup");
+///
+/// let err = Check::builder("x").schedule("0 25 * * *").build().unwrap_err();
+/// assert!(err.to_string().contains("hour (2nd) field has a value outside 0-23"));
 ///
 /// let err = Check::new("Nightly Backup").unwrap_err();
 /// assert!(err.to_string().contains("nightly-backup"));
@@ -46,6 +65,12 @@ struct CheckInner {
     healthchecks_uuid: Option<Secret>,
     cronitor_key: Option<String>,
     target_ids: BTreeMap<String, Secret>,
+    schedule: Option<Schedule>,
+    timezone: String,
+    grace: Option<Duration>,
+    max_runtime: Option<Duration>,
+    runbook: Option<String>,
+    priority: Priority,
 }
 
 impl Check {
@@ -65,12 +90,48 @@ impl Check {
             healthchecks_uuid: None,
             cronitor_key: None,
             target_ids: Vec::new(),
+            schedule: None,
+            timezone: None,
+            grace: None,
+            max_runtime: None,
+            runbook: None,
+            priority: Priority::default(),
         }
     }
 
     /// The check's slug.
     pub fn slug(&self) -> &str {
         &self.inner.slug
+    }
+
+    /// When the job is expected to run.
+    pub fn schedule(&self) -> Option<&Schedule> {
+        self.inner.schedule.as_ref()
+    }
+
+    /// The IANA time zone the schedule is evaluated in (`UTC` unless set).
+    pub fn timezone(&self) -> &str {
+        &self.inner.timezone
+    }
+
+    /// How late a run may be before the service alerts.
+    pub fn grace(&self) -> Option<Duration> {
+        self.inner.grace
+    }
+
+    /// How long a run may take before it counts as "taking too long".
+    pub fn max_runtime(&self) -> Option<Duration> {
+        self.inner.max_runtime
+    }
+
+    /// The runbook linked from this check's failures.
+    pub fn runbook(&self) -> Option<&str> {
+        self.inner.runbook.as_deref()
+    }
+
+    /// How urgent this check's alerts are.
+    pub fn priority(&self) -> Priority {
+        self.inner.priority
     }
 
     pub(crate) fn healthchecks_uuid(&self) -> Option<&Secret> {
@@ -99,6 +160,12 @@ impl fmt::Debug for Check {
             .field("healthchecks_uuid", &self.inner.healthchecks_uuid)
             .field("cronitor_key", &self.inner.cronitor_key)
             .field("target_ids", &self.inner.target_ids)
+            .field("schedule", &self.inner.schedule)
+            .field("timezone", &self.inner.timezone)
+            .field("grace", &self.inner.grace)
+            .field("max_runtime", &self.inner.max_runtime)
+            .field("runbook", &self.inner.runbook)
+            .field("priority", &self.inner.priority)
             .finish()
     }
 }
@@ -117,9 +184,71 @@ pub struct CheckBuilder {
     healthchecks_uuid: Option<String>,
     cronitor_key: Option<String>,
     target_ids: Vec<(String, String)>,
+    schedule: Option<Schedule>,
+    timezone: Option<String>,
+    grace: Option<Duration>,
+    max_runtime: Option<Duration>,
+    runbook: Option<String>,
+    priority: Priority,
 }
 
 impl CheckBuilder {
+    /// A 5-field cron schedule (`minute hour day-of-month month day-of-week`),
+    /// evaluated in [`timezone`](Self::timezone).
+    pub fn schedule(self, cron: impl Into<String>) -> Self {
+        Self {
+            schedule: Some(Schedule::Cron(cron.into())),
+            ..self
+        }
+    }
+
+    /// An interval schedule: the job runs every `period` (whole minutes, at
+    /// least one).
+    pub fn every(self, period: Duration) -> Self {
+        Self {
+            schedule: Some(Schedule::Every(period)),
+            ..self
+        }
+    }
+
+    /// The IANA time zone of the schedule, e.g. `Europe/Paris` (default `UTC`).
+    pub fn timezone(self, tz: impl Into<String>) -> Self {
+        Self {
+            timezone: Some(tz.into()),
+            ..self
+        }
+    }
+
+    /// How late a run may be before the service alerts.
+    pub fn grace(self, grace: Duration) -> Self {
+        Self {
+            grace: Some(grace),
+            ..self
+        }
+    }
+
+    /// How long a run may take: past it, a still-running run logs a warning
+    /// and signals the services that can take a message (once per run).
+    pub fn max_runtime(self, max: Duration) -> Self {
+        Self {
+            max_runtime: Some(max),
+            ..self
+        }
+    }
+
+    /// A runbook URL, appended to failure messages.
+    pub fn runbook(self, url: impl Into<String>) -> Self {
+        Self {
+            runbook: Some(url.into()),
+            ..self
+        }
+    }
+
+    /// How urgent this check's alerts are.
+    pub fn priority(self, priority: Priority) -> Self {
+        Self { priority, ..self }
+    }
+
     /// The check's UUID on Healthchecks (from its ping URL). With it, pings go
     /// to `<base>/<uuid>`; without it, to `<base>/<ping-key>/<slug>`.
     pub fn healthchecks_uuid(self, uuid: impl Into<String>) -> Self {
@@ -151,9 +280,53 @@ impl CheckBuilder {
     /// - [`CheckError::InvalidHealthchecksUuid`]: the UUID does not parse.
     /// - [`CheckError::InvalidTargetId`]: an empty id, or one with characters
     ///   that cannot go in a URL path segment.
+    /// - [`CheckError::InvalidCron`]: not a standard 5-field cron expression.
+    /// - [`CheckError::InvalidInterval`]: an interval under a minute or not in whole minutes.
+    /// - [`CheckError::UnknownTimeZone`]: not an IANA time zone name.
+    /// - [`CheckError::InvalidRunbook`]: not an absolute http(s) URL.
+    /// - [`CheckError::InvalidDuration`]: a zero max runtime.
     pub fn build(self) -> Result<Check, CheckError> {
         validate_slug(&self.slug)?;
         let slug = self.slug;
+        match &self.schedule {
+            Some(Schedule::Cron(expr)) => {
+                if let Err(reason) = validate_cron(expr) {
+                    return Err(CheckError::InvalidCron {
+                        slug,
+                        expr: expr.clone(),
+                        reason,
+                    });
+                }
+            }
+            Some(Schedule::Every(d)) if d.as_secs() < 60 || d.subsec_nanos() != 0 || d.as_secs() % 60 != 0 => {
+                return Err(CheckError::InvalidInterval {
+                    slug,
+                    interval: *d,
+                });
+            }
+            _ => {}
+        }
+        let timezone = match self.timezone {
+            None => "UTC".to_owned(),
+            Some(tz) => canonical_timezone(&tz).ok_or_else(|| CheckError::UnknownTimeZone {
+                slug: slug.clone(),
+                suggestion: suggest_timezone(&tz),
+                tz,
+            })?,
+        };
+        if let Some(url) = &self.runbook {
+            let ok = reqwest::Url::parse(url)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+            if !ok {
+                return Err(CheckError::InvalidRunbook { slug });
+            }
+        }
+        if self.max_runtime.is_some_and(|d| d.is_zero()) {
+            return Err(CheckError::InvalidDuration {
+                slug,
+                setting: "max_runtime",
+            });
+        }
         let healthchecks_uuid = match self.healthchecks_uuid {
             Some(raw) => match uuid::Uuid::try_parse(raw.trim()) {
                 Ok(u) => Some(Secret::new(u.hyphenated().to_string())),
@@ -175,6 +348,12 @@ impl CheckBuilder {
                 healthchecks_uuid,
                 cronitor_key: self.cronitor_key,
                 target_ids,
+                schedule: self.schedule,
+                timezone,
+                grace: self.grace,
+                max_runtime: self.max_runtime,
+                runbook: self.runbook,
+                priority: self.priority,
             }),
         })
     }
@@ -200,6 +379,22 @@ fn check_id(slug: &str, target: &str, id: &str, secret: bool) -> Result<(), Chec
         }));
     }
     Ok(())
+}
+
+/// The canonical IANA name for `tz`, if it is one.
+fn canonical_timezone(tz: &str) -> Option<String> {
+    tz.trim().parse::<chrono_tz::Tz>().ok().map(|t| t.name().to_owned())
+}
+
+/// A close IANA name: the same name in another case ("europe/paris"), or the
+/// zone whose city matches ("Paris" → "Europe/Paris").
+fn suggest_timezone(tz: &str) -> Option<String> {
+    let tz = tz.trim().replace(' ', "_");
+    let names = || chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
+    names()
+        .find(|name| name.eq_ignore_ascii_case(&tz))
+        .or_else(|| names().find(|name| name.rsplit('/').next().is_some_and(|c| c.eq_ignore_ascii_case(&tz))))
+        .map(str::to_owned)
 }
 
 /// Checks a slug against the rules every target accepts.
@@ -285,6 +480,37 @@ mod tests {
             CheckError::InvalidHealthchecksUuid { slug: "job".into() }
         );
         assert!(!err.to_string().contains("not-a-uuid-secret"));
+    }
+
+    #[test]
+    fn schedules_time_zones_and_runbooks_are_validated() {
+        let check = Check::builder("job")
+            .schedule("*/5 * * * *")
+            .timezone("europe/paris")
+            .build();
+        let err = check.unwrap_err();
+        assert!(err.to_string().contains("\"Europe/Paris\""), "{err}");
+        let err = Check::builder("job").timezone("Paris").build().unwrap_err();
+        assert!(err.to_string().contains("Europe/Paris"), "{err}");
+        let err = Check::builder("job").timezone("Mars/Olympus").build().unwrap_err();
+        assert!(matches!(err, CheckError::UnknownTimeZone { suggestion: None, .. }), "{err}");
+        let err = Check::builder("job").schedule("0 0 * * * *").build().unwrap_err();
+        assert!(err.to_string().contains("\"0 0 * * * *\""), "{err}");
+        let err = Check::builder("job").every(Duration::from_secs(90)).build().unwrap_err();
+        assert!(err.to_string().contains("whole minutes"), "{err}");
+        let err = Check::builder("job").runbook("wiki/backup").build().unwrap_err();
+        assert!(matches!(err, CheckError::InvalidRunbook { .. }), "{err}");
+        let err = Check::builder("job").max_runtime(Duration::ZERO).build().unwrap_err();
+        assert!(matches!(err, CheckError::InvalidDuration { .. }), "{err}");
+
+        let check = Check::builder("job")
+            .every(Duration::from_secs(300))
+            .timezone("America/New_York")
+            .build()
+            .unwrap();
+        assert_eq!(check.schedule(), Some(&Schedule::Every(Duration::from_secs(300))));
+        assert_eq!(check.timezone(), "America/New_York");
+        assert_eq!(Check::new("job").unwrap().timezone(), "UTC");
     }
 
     #[test]

@@ -23,6 +23,54 @@ pub enum CheckError {
         /// The check's slug.
         slug: String,
     },
+    /// The cron expression is not a standard 5-field expression.
+    #[error("check {slug:?}: invalid cron expression {expr:?}: {reason}")]
+    InvalidCron {
+        /// The check's slug.
+        slug: String,
+        /// The expression as given.
+        expr: String,
+        /// What is wrong and how to fix it.
+        reason: &'static str,
+    },
+    /// The interval is under a minute or not whole minutes.
+    #[error(
+        "check {slug:?}: interval {interval:?} is not supported; use whole minutes, at least one \
+         (Healthchecks and Sentry Crons count in minutes)"
+    )]
+    InvalidInterval {
+        /// The check's slug.
+        slug: String,
+        /// The interval as given.
+        interval: std::time::Duration,
+    },
+    /// The time zone is not an IANA name.
+    #[error(
+        "check {slug:?}: unknown time zone {tz:?}{}; use an IANA name such as \"Europe/Paris\" or \"UTC\"",
+        suggestion.as_ref().map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default()
+    )]
+    UnknownTimeZone {
+        /// The check's slug.
+        slug: String,
+        /// The time zone as given.
+        tz: String,
+        /// A valid name close to it, when there is one.
+        suggestion: Option<String>,
+    },
+    /// The runbook is not an absolute http(s) URL.
+    #[error("check {slug:?}: the runbook is not an absolute http:// or https:// URL")]
+    InvalidRunbook {
+        /// The check's slug.
+        slug: String,
+    },
+    /// A duration setting is zero.
+    #[error("check {slug:?}: {setting} must be more than zero")]
+    InvalidDuration {
+        /// The check's slug.
+        slug: String,
+        /// The setting.
+        setting: &'static str,
+    },
     /// A per-target id (Cronitor key, Better Stack token, …) is unusable.
     #[error("check {slug:?}: the id for target {target:?} {reason}")]
     InvalidTargetId {

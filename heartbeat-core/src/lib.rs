@@ -45,6 +45,7 @@ mod error;
 mod event;
 mod monitor;
 mod run;
+mod schedule;
 mod secret;
 mod stats;
 mod target;
@@ -59,6 +60,7 @@ pub use error::{CheckError, ConfigError};
 pub use event::{Event, EventKind};
 pub use monitor::{FlushGuard, Monitor, MonitorBuilder, env};
 pub use run::RunGuard;
+pub use schedule::{Priority, Schedule, validate_cron};
 pub use stats::{FlushReport, Stats, Undelivered};
 pub use target::{Cronitor, Healthchecks, UrlTemplate};
 
