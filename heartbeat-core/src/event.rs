@@ -20,6 +20,10 @@ pub enum EventKind {
     ExitCode(i32),
     /// A message during the run that does not end it (e.g. "over max runtime").
     Log,
+    /// A liveness tick of a long-running process (see
+    /// [`Monitor::keepalive`](crate::Monitor::keepalive)): not a run, so no
+    /// start and no run id on the wire.
+    Heartbeat,
 }
 
 impl EventKind {
@@ -39,7 +43,7 @@ impl EventKind {
     pub(crate) fn importance(&self) -> usize {
         match self {
             Self::Log => 0,
-            Self::Start => 1,
+            Self::Start | Self::Heartbeat => 1,
             Self::Success | Self::Fail | Self::ExitCode(_) => 2,
         }
     }
@@ -52,6 +56,7 @@ impl EventKind {
             Self::Fail => "fail",
             Self::ExitCode(_) => "exit-code",
             Self::Log => "log",
+            Self::Heartbeat => "heartbeat",
         }
     }
 }

@@ -1,13 +1,17 @@
 //! [`Monitor`]: the handle jobs report through, and its builder.
 
+use std::collections::HashSet;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::check::Check;
 use crate::delivery::{self, DeliveryConfig, FlushRequest, RetryPolicy, Shared};
 use crate::error::ConfigError;
 use crate::event::Event;
+use crate::keepalive::{Keepalive, KeepaliveState};
+use crate::outcome::{RunOutcome, panic_message};
 use crate::run::RunGuard;
 use crate::stats::{FlushReport, Stats};
 use crate::target::{Cronitor, Healthchecks, HttpContext, Target, UrlTemplate};
@@ -18,10 +22,16 @@ pub mod env {
     pub const HEALTHCHECKS_PING_URL: &str = "HEALTHCHECKS_PING_URL";
     /// Healthchecks project ping key, for slug URLs; setting it enables Healthchecks.
     pub const HEALTHCHECKS_PING_KEY: &str = "HEALTHCHECKS_PING_KEY";
+    /// Healthchecks Management API key: scheduled checks are upserted; setting it enables Healthchecks.
+    pub const HEALTHCHECKS_API_KEY: &str = "HEALTHCHECKS_API_KEY";
+    /// Healthchecks Management API base (default `https://healthchecks.io/api/v3`).
+    pub const HEALTHCHECKS_API_URL: &str = "HEALTHCHECKS_API_URL";
     /// Cronitor API key; setting it enables Cronitor.
     pub const CRONITOR_API_KEY: &str = "CRONITOR_API_KEY";
     /// Cronitor telemetry base (default `https://cronitor.link`).
     pub const CRONITOR_PING_URL: &str = "CRONITOR_PING_URL";
+    /// Cronitor monitors API base (default `https://cronitor.io/api`).
+    pub const CRONITOR_API_URL: &str = "CRONITOR_API_URL";
     /// Environment name attached to pings.
     pub const HEARTBEAT_ENV: &str = "HEARTBEAT_ENV";
 }
@@ -58,6 +68,12 @@ struct Inner {
     /// `None` when no target is configured (log-only).
     shared: Option<Arc<Shared>>,
     targets: Vec<String>,
+    /// How long the guard from [`crate::init`] waits.
+    flush_timeout: Duration,
+    /// Whether any target upserts monitors of scheduled checks.
+    upserts: bool,
+    /// Slugs already upserted by this monitor (once per check per process).
+    upserted: Mutex<HashSet<String>>,
 }
 
 impl Drop for Inner {
@@ -90,14 +106,123 @@ impl Monitor {
             inner: Arc::new(Inner {
                 shared: None,
                 targets: Vec::new(),
+                flush_timeout: Duration::ZERO,
+                upserts: false,
+                upserted: Mutex::default(),
             }),
         }
     }
 
     /// Starts a run of `check`. Returns at once: the start event is queued,
-    /// not sent.
+    /// not sent. The first run of a scheduled check also queues the upsert
+    /// of its monitor, when a target is configured for that.
     pub fn start(&self, check: &Check) -> RunGuard {
+        self.upsert_once(check);
         RunGuard::start(self, check)
+    }
+
+    /// Pings `check` every `every` (at least 100 ms) while the process
+    /// makes progress; see [`Keepalive`]. Dropping the guard stops it.
+    ///
+    /// ```no_run
+    /// # fn next_message() -> Option<u32> { None }
+    /// # fn f(monitor: heartbeat_core::Monitor) -> Result<(), heartbeat_core::CheckError> {
+    /// let check = heartbeat_core::Check::new("event-consumer")?;
+    /// let alive = monitor.keepalive(&check, std::time::Duration::from_secs(60));
+    /// while let Some(message) = next_message() {
+    ///     // … handle the message …
+    ///     alive.progress();
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn keepalive(&self, check: &Check, every: Duration) -> Keepalive {
+        let Some(shared) = &self.inner.shared else {
+            return Keepalive::new(None);
+        };
+        let state = Arc::new(KeepaliveState {
+            check: check.clone(),
+            every: every.max(Duration::from_millis(100)),
+            progress: AtomicU64::new(0),
+            always: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
+        });
+        shared.add_keepalive(state.clone());
+        Keepalive::new(Some(state))
+    }
+
+    fn upsert_once(&self, check: &Check) {
+        let inner = &self.inner;
+        if !inner.upserts || check.schedule().is_none() {
+            return;
+        }
+        let new = inner
+            .upserted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(check.slug().to_owned());
+        if let (true, Some(shared)) = (new, &inner.shared) {
+            shared.request_upsert(check.clone());
+        }
+    }
+
+    /// Runs `job` as a run of `check`: its output ([`RunOutcome`]) decides
+    /// success or failure (an error's source chain becomes the message); a
+    /// panic is reported and then resumed, never swallowed; a future dropped
+    /// before it completes (a timeout, a shutdown) is reported as cancelled.
+    /// The job runs inside the run's span.
+    ///
+    /// ```no_run
+    /// # async fn sync_accounts() -> std::io::Result<()> { Ok(()) }
+    /// # async fn f(monitor: heartbeat_core::Monitor) -> Result<(), Box<dyn std::error::Error>> {
+    /// let check = heartbeat_core::Check::new("sync-accounts")?;
+    /// monitor.run(&check, sync_accounts()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn run<F>(&self, check: &Check, job: F) -> F::Output
+    where
+        F: Future,
+        F::Output: RunOutcome,
+    {
+        use futures::FutureExt;
+        use tracing::Instrument;
+        let guard = self.start(check);
+        let span = guard.span().clone();
+        match std::panic::AssertUnwindSafe(job.instrument(span)).catch_unwind().await {
+            Ok(output) => {
+                guard.finish_with(output.outcome());
+                output
+            }
+            Err(payload) => {
+                guard.fail_message(panic_message(&*payload));
+                std::panic::resume_unwind(payload)
+            }
+        }
+    }
+
+    /// [`run`](Self::run) for synchronous code.
+    ///
+    /// ```no_run
+    /// # fn rotate_logs() -> std::io::Result<()> { Ok(()) }
+    /// # fn f(monitor: heartbeat_core::Monitor) -> Result<(), Box<dyn std::error::Error>> {
+    /// let check = heartbeat_core::Check::new("rotate-logs")?;
+    /// monitor.run_blocking(&check, rotate_logs)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn run_blocking<T: RunOutcome>(&self, check: &Check, job: impl FnOnce() -> T) -> T {
+        let guard = self.start(check);
+        let result = guard
+            .span()
+            .in_scope(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)));
+        match result {
+            Ok(output) => {
+                guard.finish_with(output.outcome());
+                output
+            }
+            Err(payload) => {
+                guard.fail_message(panic_message(&*payload));
+                std::panic::resume_unwind(payload)
+            }
+        }
     }
 
     /// Whether any target is configured.
@@ -149,6 +274,10 @@ impl Monitor {
             monitor: self.clone(),
             timeout,
         }
+    }
+
+    pub(crate) fn default_flush_timeout(&self) -> Duration {
+        self.inner.flush_timeout
     }
 
     pub(crate) fn push(&self, event: Event) {
@@ -258,13 +387,20 @@ impl MonitorBuilder {
         let mut b = Self::new();
         let hc_url = get(env::HEALTHCHECKS_PING_URL);
         let hc_key = get(env::HEALTHCHECKS_PING_KEY);
-        if hc_url.is_some() || hc_key.is_some() {
+        let hc_api_key = get(env::HEALTHCHECKS_API_KEY);
+        if hc_url.is_some() || hc_key.is_some() || hc_api_key.is_some() {
             let mut hc = Healthchecks::new();
             if let Some(url) = hc_url {
                 hc = hc.ping_url(url);
             }
             if let Some(key) = hc_key {
                 hc = hc.ping_key(key);
+            }
+            if let Some(key) = hc_api_key {
+                hc = hc.api_key(key);
+            }
+            if let Some(url) = get(env::HEALTHCHECKS_API_URL) {
+                hc = hc.api_url(url);
             }
             b = b.healthchecks(hc);
         }
@@ -273,6 +409,9 @@ impl MonitorBuilder {
                 let mut c = Cronitor::new(key);
                 if let Some(url) = url {
                     c = c.ping_url(url);
+                }
+                if let Some(url) = get(env::CRONITOR_API_URL) {
+                    c = c.api_url(url);
                 }
                 b = b.cronitor(c);
             }
@@ -359,8 +498,8 @@ impl MonitorBuilder {
         Self { retry, ..self }
     }
 
-    /// How long the worker keeps delivering after the last handle is dropped
-    /// (a [`FlushGuard`] waits explicitly; this is the fallback).
+    /// How long the worker keeps delivering after the last handle is dropped,
+    /// and how long the guard returned by [`init`](crate::init) waits.
     pub fn shutdown_timeout(self, timeout: Duration) -> Self {
         Self {
             shutdown_timeout: timeout,
@@ -412,6 +551,7 @@ impl MonitorBuilder {
             .build()
             .map_err(|e| ConfigError::Worker(crate::error::chain(&e.without_url())))?;
         let names = targets.iter().map(|t| t.name().to_owned()).collect();
+        let upserts = targets.iter().any(|t| t.upserts());
         let shared = Arc::new(Shared::new(self.queue_capacity));
         let config = DeliveryConfig {
             max_in_worker: self.queue_capacity.clamp(64, 1024),
@@ -425,6 +565,9 @@ impl MonitorBuilder {
             inner: Arc::new(Inner {
                 shared: Some(shared),
                 targets: names,
+                flush_timeout: self.shutdown_timeout,
+                upserts,
+                upserted: Mutex::default(),
             }),
         })
     }

@@ -47,6 +47,10 @@ pub(crate) struct Shared {
     pub(crate) queue: Queue,
     pub(crate) counters: Counters,
     pub(crate) flushes: Mutex<Vec<FlushRequest>>,
+    /// Keepalives registered since the worker last looked.
+    pub(crate) keepalives: Mutex<Vec<std::sync::Arc<crate::keepalive::KeepaliveState>>>,
+    /// Checks whose monitors should be upserted, not yet picked up.
+    pub(crate) upserts: Mutex<Vec<crate::check::Check>>,
 }
 
 impl Shared {
@@ -55,6 +59,8 @@ impl Shared {
             queue: Queue::new(capacity),
             counters: Counters::default(),
             flushes: Mutex::new(Vec::new()),
+            keepalives: Mutex::new(Vec::new()),
+            upserts: Mutex::new(Vec::new()),
         }
     }
 
@@ -89,10 +95,26 @@ impl Shared {
     }
 
     pub(crate) fn request_flush(&self, request: FlushRequest) {
-        self.flushes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(request);
-        self.queue.notify.notify_one();
+        hand_over(&self.flushes, request, &self.queue);
+    }
+
+    pub(crate) fn add_keepalive(&self, state: std::sync::Arc<crate::keepalive::KeepaliveState>) {
+        hand_over(&self.keepalives, state, &self.queue);
+    }
+
+    pub(crate) fn request_upsert(&self, check: crate::check::Check) {
+        hand_over(&self.upserts, check, &self.queue);
     }
 }
+
+/// Puts `item` where the worker will find it, and wakes the worker.
+fn hand_over<T>(list: &Mutex<Vec<T>>, item: T, queue: &Queue) {
+    list.lock().unwrap_or_else(|p| p.into_inner()).push(item);
+    queue.notify.notify_one();
+}
+
+/// Takes everything from a hand-over list.
+pub(crate) fn take_all<T>(list: &Mutex<Vec<T>>) -> Vec<T> {
+    std::mem::take(&mut *list.lock().unwrap_or_else(|p| p.into_inner()))
+}
+

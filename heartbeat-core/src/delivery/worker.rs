@@ -1,18 +1,24 @@
 //! The delivery worker: a thread running a single-threaded tokio runtime.
+//!
+//! Besides delivering events it owns the process's timers: keepalive ticks
+//! and the max-runtime watch of running runs, so that neither costs the job
+//! path a thread or a timer.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use super::{DeliveryConfig, Shared};
-use crate::event::Event;
-use crate::stats::{FlushReport, Undelivered};
-use crate::target::{HttpContext, Plan, Target, Verdict};
+use super::{DeliveryConfig, RetryPolicy, Shared, take_all};
+use crate::check::Check;
+use crate::event::{Event, EventKind};
+use crate::keepalive::KeepaliveState;
+use crate::stats::{Counters, FlushReport, Undelivered};
+use crate::target::{BoxFuture, HttpContext, Plan, Target, Verdict};
 
 /// One target as the worker holds it, with its health state.
 #[derive(Debug)]
@@ -21,7 +27,7 @@ struct Slot {
     /// False while the service is failing, so that the log says "failing"
     /// once and "recovered" once instead of a line per attempt.
     healthy: AtomicBool,
-    /// Set by `Retry-After`: no lane of this target sends before then.
+    /// Set by `Retry-After`: no request to this target starts before then.
     paused_until: Mutex<Option<Instant>>,
 }
 
@@ -31,10 +37,21 @@ type LaneKey = (usize, Uuid);
 enum Outcome {
     Delivered,
     /// Rejected by the service, or out of retry budget.
-    Failed {
-        reason: String,
-        permanent: bool,
-    },
+    Failed { reason: String, permanent: bool },
+}
+
+/// What a finished task was.
+enum Done {
+    Lane(LaneKey, Outcome),
+    Upsert(usize, Check, Outcome),
+}
+
+/// A registered keepalive and when it next ticks.
+struct Ticker {
+    state: Arc<KeepaliveState>,
+    next: Instant,
+    last_progress: u64,
+    stalled: bool,
 }
 
 /// Starts the worker thread.
@@ -67,7 +84,11 @@ pub(crate) fn spawn(
                 config,
                 lanes: HashMap::new(),
                 tasks: JoinSet::new(),
+                upserts_running: 0,
                 reported: HashSet::new(),
+                tickers: Vec::new(),
+                watch: BTreeSet::new(),
+                watched: HashMap::new(),
             };
             runtime.block_on(worker.run());
         })
@@ -81,10 +102,16 @@ struct Worker {
     semaphore: Arc<Semaphore>,
     /// A lane exists while it has work; its front event is being delivered.
     lanes: HashMap<LaneKey, VecDeque<Arc<Event>>>,
-    tasks: JoinSet<(LaneKey, Outcome)>,
+    tasks: JoinSet<Done>,
+    upserts_running: usize,
     /// (target, check, reason) already logged, so configuration errors are
     /// reported once per check rather than once per ping.
     reported: HashSet<(usize, String, String)>,
+    tickers: Vec<Ticker>,
+    /// Running runs with a max runtime, by deadline; `watched` indexes them
+    /// by run id so a final event can remove its run.
+    watch: BTreeSet<(Instant, Uuid)>,
+    watched: HashMap<Uuid, (Instant, Arc<Event>)>,
 }
 
 impl Worker {
@@ -101,26 +128,35 @@ impl Worker {
                     self.dispatch(Arc::new(event));
                 }
             }
+            for check in take_all(&self.shared.upserts) {
+                self.start_upserts(check);
+            }
+            let now = Instant::now();
+            self.tick_keepalives(now);
+            self.fire_watch(now);
             self.answer_flushes(false);
-            let idle = self.lanes.is_empty() && self.shared.queue.len() == 0;
             if self.shared.queue.is_closed() {
                 let deadline = *closing_deadline
                     .get_or_insert_with(|| Instant::now() + self.config.shutdown_timeout);
-                if idle || Instant::now() >= deadline {
+                if self.is_idle() || Instant::now() >= deadline {
                     self.give_up_at_shutdown();
                     return;
                 }
             }
-            let wake_at = self
-                .next_flush_deadline()
-                .into_iter()
-                .chain(closing_deadline)
-                .min();
+            let wake_at = [
+                self.next_flush_deadline(),
+                closing_deadline,
+                self.tickers.iter().map(|t| t.next).min(),
+                self.watch.first().map(|(at, _)| *at),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             tokio::select! {
                 () = self.shared.queue.notify.notified() => {}
                 Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => {
-                    if let Ok((key, outcome)) = done {
-                        self.finish(key, outcome);
+                    if let Ok(done) = done {
+                        self.finish(done);
                     }
                 }
                 () = sleep_until(wake_at) => {}
@@ -132,14 +168,19 @@ impl Worker {
         self.lanes.values().map(VecDeque::len).sum()
     }
 
+    fn is_idle(&self) -> bool {
+        self.lanes.is_empty() && self.upserts_running == 0 && self.shared.queue.len() == 0
+    }
+
     /// Fans an event out to the targets that take it, one lane per target.
     fn dispatch(&mut self, event: Arc<Event>) {
+        self.track_runtime(&event);
         for idx in 0..self.slots.len() {
             match self.slots[idx].target.plan(&event) {
                 Plan::Send => {}
                 Plan::Skip => continue,
                 Plan::Misconfigured(reason) => {
-                    self.report_once(idx, &event, &reason, "skipped");
+                    self.report_once(idx, event.check.slug(), &reason, "skipped");
                     continue;
                 }
             }
@@ -160,13 +201,58 @@ impl Worker {
         let shared = self.shared.clone();
         let policy = self.config.retry;
         self.tasks.spawn(async move {
-            let outcome = deliver(&slot, &http, &event, &semaphore, &shared, policy).await;
-            (key, outcome)
+            let outcome = deliver(&slot, &semaphore, Some(&shared.counters), policy, || {
+                slot.target.send(&http, &event)
+            })
+            .await;
+            Done::Lane(key, outcome)
         });
     }
 
+    fn start_upserts(&mut self, check: Check) {
+        for idx in 0..self.slots.len() {
+            if !self.slots[idx].target.upserts() {
+                continue;
+            }
+            let slot = self.slots[idx].clone();
+            let http = self.http.clone();
+            let semaphore = self.semaphore.clone();
+            let policy = self.config.retry;
+            let check = check.clone();
+            self.upserts_running += 1;
+            self.tasks.spawn(async move {
+                let outcome =
+                    deliver(&slot, &semaphore, None, policy, || slot.target.upsert(&http, &check)).await;
+                Done::Upsert(idx, check, outcome)
+            });
+        }
+    }
+
+    fn finish(&mut self, done: Done) {
+        match done {
+            Done::Lane(key, outcome) => self.finish_lane(key, outcome),
+            Done::Upsert(idx, check, outcome) => {
+                self.upserts_running -= 1;
+                let service = self.slots[idx].target.name().to_owned();
+                match outcome {
+                    Outcome::Delivered => tracing::info!(
+                        target: "heartbeat",
+                        service,
+                        check = check.slug(),
+                        schedule = check.schedule().map(tracing::field::display),
+                        timezone = check.timezone(),
+                        "monitor created or updated"
+                    ),
+                    Outcome::Failed { reason, .. } => {
+                        self.report_once(idx, check.slug(), &reason, "monitor upsert failed");
+                    }
+                }
+            }
+        }
+    }
+
     /// A lane's front delivery ended: log it, then start the lane's next event.
-    fn finish(&mut self, key: LaneKey, outcome: Outcome) {
+    fn finish_lane(&mut self, key: LaneKey, outcome: Outcome) {
         let Some(lane) = self.lanes.get_mut(&key) else {
             return;
         };
@@ -180,7 +266,7 @@ impl Worker {
         }
         if let Outcome::Failed { reason, permanent } = outcome {
             if permanent {
-                self.report_once(key.0, &event, &reason, "rejected");
+                self.report_once(key.0, event.check.slug(), &reason, "rejected");
             } else {
                 tracing::error!(
                     target: "heartbeat",
@@ -199,19 +285,103 @@ impl Worker {
 
     /// Logs a configuration problem at ERROR the first time it is seen for a
     /// check, and at DEBUG after that.
-    fn report_once(&mut self, idx: usize, event: &Event, reason: &str, what: &str) {
+    fn report_once(&mut self, idx: usize, slug: &str, reason: &str, what: &str) {
         let service = self.slots[idx].target.name();
-        let key = (idx, event.check.slug().to_owned(), reason.to_owned());
-        if self.reported.insert(key) {
+        if self.reported.insert((idx, slug.to_owned(), reason.to_owned())) {
             tracing::error!(
                 target: "heartbeat",
                 service,
-                check = event.check.slug(),
-                "heartbeat ping {what}: {reason} (reported once per check)"
+                check = slug,
+                "heartbeat {what}: {reason} (reported once per check)"
             );
         } else {
-            tracing::debug!(target: "heartbeat", service, check = event.check.slug(), "heartbeat ping {what}: {reason}");
+            tracing::debug!(target: "heartbeat", service, check = slug, "heartbeat {what}: {reason}");
         }
+    }
+
+    /// Starts watching a run with a max runtime; stops when it finishes.
+    fn track_runtime(&mut self, event: &Arc<Event>) {
+        if event.kind == EventKind::Start {
+            if let Some(max) = event.check.max_runtime() {
+                let elapsed = SystemTime::now().duration_since(event.at).unwrap_or_default();
+                let at = Instant::now() + max.saturating_sub(elapsed);
+                self.watch.insert((at, event.run_id));
+                self.watched.insert(event.run_id, (at, event.clone()));
+            }
+        } else if event.kind.is_final() {
+            if let Some((at, _)) = self.watched.remove(&event.run_id) {
+                self.watch.remove(&(at, event.run_id));
+            }
+        }
+    }
+
+    /// Runs past their max runtime: one warning and one signal each.
+    fn fire_watch(&mut self, now: Instant) {
+        while let Some(&(at, run_id)) = self.watch.first() {
+            if at > now {
+                break;
+            }
+            self.watch.pop_first();
+            let Some((_, start)) = self.watched.remove(&run_id) else {
+                continue;
+            };
+            let max = start.check.max_runtime().unwrap_or_default();
+            let elapsed = SystemTime::now().duration_since(start.at).unwrap_or_default();
+            let message = format!(
+                "still running after {}s, over its max runtime of {}s",
+                elapsed.as_secs(),
+                max.as_secs()
+            );
+            tracing::warn!(
+                target: "heartbeat",
+                check = start.check.slug(),
+                %run_id,
+                priority = %start.check.priority(),
+                "run is taking too long: {message}"
+            );
+            let mut event = Event::new(start.check.clone(), run_id, EventKind::Log);
+            event.message = Some(message);
+            self.shared.push(event);
+        }
+    }
+
+    /// Takes new keepalives and sends the heartbeats that are due.
+    fn tick_keepalives(&mut self, now: Instant) {
+        for state in take_all(&self.shared.keepalives) {
+            self.tickers.push(Ticker {
+                next: now + state.every,
+                last_progress: state.progress.load(Relaxed),
+                stalled: false,
+                state,
+            });
+        }
+        let shared = &self.shared;
+        self.tickers.retain_mut(|t| {
+            if t.state.stopped.load(Relaxed) {
+                return false;
+            }
+            if t.next > now {
+                return true;
+            }
+            t.next = now + t.state.every;
+            let progress = t.state.progress.load(Relaxed);
+            let slug = t.state.check.slug();
+            if progress != t.last_progress || t.state.always.load(Relaxed) {
+                if std::mem::take(&mut t.stalled) {
+                    tracing::info!(target: "heartbeat", check = slug, "progress resumed; heartbeats resume");
+                }
+                t.last_progress = progress;
+                shared.push(Event::new(t.state.check.clone(), Uuid::new_v4(), EventKind::Heartbeat));
+            } else if !std::mem::replace(&mut t.stalled, true) {
+                tracing::warn!(
+                    target: "heartbeat",
+                    check = slug,
+                    every = ?t.state.every,
+                    "no progress since the last heartbeat; not pinging, so the service will alert"
+                );
+            }
+            true
+        });
     }
 
     fn undelivered(&self) -> Vec<Undelivered> {
@@ -231,18 +401,15 @@ impl Worker {
         }
     }
 
-    /// Answers the flushes that are complete or past their deadline.
+    /// Answers the flushes that are complete or past their deadline (all of
+    /// them when `force`).
     fn answer_flushes(&mut self, force: bool) {
-        let now = Instant::now();
-        let mut flushes = self
-            .shared
-            .flushes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut flushes = self.shared.flushes.lock().unwrap_or_else(|p| p.into_inner());
         if flushes.is_empty() {
             return;
         }
-        let done = self.lanes.is_empty() && self.shared.queue.len() == 0;
+        let now = Instant::now();
+        let done = self.is_idle();
         let mut report = None;
         for request in std::mem::take(&mut *flushes) {
             if done || force || now >= request.deadline {
@@ -255,11 +422,7 @@ impl Worker {
     }
 
     fn next_flush_deadline(&self) -> Option<Instant> {
-        let flushes = self
-            .shared
-            .flushes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let flushes = self.shared.flushes.lock().unwrap_or_else(|p| p.into_inner());
         flushes.iter().map(|f| f.deadline).min()
     }
 
@@ -283,16 +446,20 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// Delivers one event to one target, retrying transient failures.
-async fn deliver(
+/// Runs `attempt` until it is delivered, rejected, or out of retry budget.
+/// Events count in `counters`; upserts (which are not events) pass `None`.
+async fn deliver<'a>(
     slot: &Slot,
-    http: &HttpContext,
-    event: &Event,
     semaphore: &Semaphore,
-    shared: &Shared,
-    policy: super::RetryPolicy,
+    counters: Option<&Counters>,
+    policy: RetryPolicy,
+    attempt: impl Fn() -> BoxFuture<'a, Verdict>,
 ) -> Outcome {
-    let counters = &shared.counters;
+    let count = |c: fn(&Counters) -> &std::sync::atomic::AtomicU64| {
+        if let Some(counters) = counters {
+            c(counters).fetch_add(1, Relaxed);
+        }
+    };
     let first = Instant::now();
     let service = slot.target.name();
     let mut retry = 0;
@@ -308,18 +475,18 @@ async fn deliver(
                     permanent: false,
                 };
             };
-            slot.target.send(http, event).await
+            attempt().await
         };
         match verdict {
             Verdict::Delivered => {
-                counters.delivered.fetch_add(1, Relaxed);
+                count(|c| &c.delivered);
                 if !slot.healthy.swap(true, Relaxed) {
                     tracing::info!(target: "heartbeat", service, "heartbeat service reachable again");
                 }
                 return Outcome::Delivered;
             }
             Verdict::Reject { reason } => {
-                counters.failed.fetch_add(1, Relaxed);
+                count(|c| &c.failed);
                 return Outcome::Failed {
                     reason,
                     permanent: true,
@@ -329,7 +496,7 @@ async fn deliver(
                 retry += 1;
                 let wait = policy.backoff(retry).max(after.unwrap_or_default());
                 if first.elapsed() + wait > policy.give_up_after {
-                    counters.failed.fetch_add(1, Relaxed);
+                    count(|c| &c.failed);
                     return Outcome::Failed {
                         reason,
                         permanent: false,
@@ -341,7 +508,7 @@ async fn deliver(
                     let mut p = slot.paused_until.lock().unwrap_or_else(|p| p.into_inner());
                     *p = Some(p.map_or(until, |old| old.max(until)));
                 }
-                counters.retried.fetch_add(1, Relaxed);
+                count(|c| &c.retried);
                 if slot.healthy.swap(false, Relaxed) {
                     tracing::warn!(
                         target: "heartbeat",

@@ -1,0 +1,76 @@
+//! [`Keepalive`]: periodic liveness pings for a long-running process.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use crate::check::Check;
+
+/// Shared between the guard and the delivery worker, which ticks it.
+#[derive(Debug)]
+pub(crate) struct KeepaliveState {
+    pub(crate) check: Check,
+    pub(crate) every: Duration,
+    pub(crate) progress: AtomicU64,
+    pub(crate) always: AtomicBool,
+    pub(crate) stopped: AtomicBool,
+}
+
+/// Pings a check every interval while a long-running process makes
+/// progress; from [`Monitor::keepalive`](crate::Monitor::keepalive).
+///
+/// Call [`progress`](Self::progress) whenever the process gets work done. At
+/// each tick, if there was progress since the last one, a heartbeat is sent;
+/// if not, nothing is sent (and a warning is logged), so a process that is
+/// alive but stuck goes silent and the service alerts.
+/// [`regardless_of_progress`](Self::regardless_of_progress) pings at every
+/// tick instead. Dropping the guard stops the pings.
+#[must_use = "dropping the Keepalive stops its pings"]
+pub struct Keepalive {
+    state: Option<Arc<KeepaliveState>>,
+}
+
+impl Keepalive {
+    pub(crate) fn new(state: Option<Arc<KeepaliveState>>) -> Self {
+        Self { state }
+    }
+
+    /// Records that the process made progress since the last tick. Cheap:
+    /// one atomic increment.
+    pub fn progress(&self) {
+        if let Some(s) = &self.state {
+            s.progress.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Pings at every tick, whether or not [`progress`](Self::progress) was called.
+    pub fn regardless_of_progress(self) -> Self {
+        if let Some(s) = &self.state {
+            s.always.store(true, Relaxed);
+        }
+        self
+    }
+}
+
+impl Drop for Keepalive {
+    fn drop(&mut self) {
+        if let Some(s) = &self.state {
+            s.stopped.store(true, Relaxed);
+        }
+    }
+}
+
+impl fmt::Debug for Keepalive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.state {
+            Some(s) => f
+                .debug_struct("Keepalive")
+                .field("check", &s.check.slug())
+                .field("every", &s.every)
+                .field("progress", &s.progress.load(Relaxed))
+                .finish(),
+            None => f.write_str("Keepalive(disabled)"),
+        }
+    }
+}
