@@ -99,9 +99,7 @@ impl RunGuard {
         let _ = writeln!(log, "{line}");
         // Trim in batches, not on every line: amortised O(1) per line.
         if log.len() > 2 * LOG_TAIL_BYTES {
-            let keep = crate::target::tail_of(&log, LOG_TAIL_BYTES).len();
-            let cut = log.len() - keep;
-            log.drain(..cut);
+            keep_tail(&mut log);
         }
     }
 
@@ -159,13 +157,27 @@ impl RunGuard {
                 Some(url) => format!("{reason}\nrunbook: {url}"),
                 None => reason.to_owned(),
             });
-            let log = std::mem::take(&mut *self.log.lock().unwrap_or_else(|p| p.into_inner()));
+            let mut log = std::mem::take(&mut *self.log.lock().unwrap_or_else(|p| p.into_inner()));
+            keep_tail(&mut log);
             event.log = (!log.is_empty()).then_some(log);
         } else {
             tracing::info!(target: "heartbeat", outcome = event.kind.name(), ?duration, "run finished");
         }
         self.monitor.push(event);
     }
+}
+
+/// Cuts `log` to its last [`LOG_TAIL_BYTES`], starting at a line boundary.
+fn keep_tail(log: &mut String) {
+    if log.len() <= LOG_TAIL_BYTES {
+        return;
+    }
+    let tail = crate::target::tail_of(log, LOG_TAIL_BYTES);
+    let mut cut = log.len() - tail.len();
+    if let Some(nl) = tail.find('\n') {
+        cut += nl + 1;
+    }
+    log.drain(..cut);
 }
 
 impl Drop for RunGuard {

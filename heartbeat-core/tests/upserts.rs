@@ -1,0 +1,219 @@
+//! Monitor upserts against loopback servers speaking the Healthchecks
+//! Management API v3 and Cronitor monitors API shapes: once per check per
+//! process, in the background, errors reported clearly, runs unaffected.
+
+mod support;
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use heartbeat_core::test::{Fault, Receiver, Request};
+use heartbeat_core::{Check, Cronitor, Healthchecks, Monitor};
+use serde_json::{Value, json};
+use support::{LogCapture, PATIENCE, fast};
+
+fn logs() -> &'static LogCapture {
+    static LOGS: OnceLock<LogCapture> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = LogCapture::default();
+        logs.install_global();
+        logs
+    })
+}
+
+fn hc(pings: &Receiver, api: &Receiver) -> Monitor {
+    fast()
+        .healthchecks(
+            Healthchecks::new()
+                .ping_url(pings.url())
+                .ping_key("pk")
+                .api_key("hc-api-key")
+                .api_url(format!("{}/api/v3", api.url())),
+        )
+        .build()
+        .unwrap()
+}
+
+fn json_body(r: &Request) -> Value {
+    serde_json::from_str(&r.body).unwrap()
+}
+
+fn scheduled(slug: &str) -> Check {
+    Check::builder(slug)
+        .schedule("0 3 * * *")
+        .timezone("Europe/Paris")
+        .grace(Duration::from_millis(90_400))
+        .max_runtime(Duration::from_secs(3600))
+        .runbook("https://wiki.example.com/backup")
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn healthchecks_upserts_by_slug_once_per_check() {
+    logs();
+    let (pings, api) = (Receiver::start().unwrap(), Receiver::start().unwrap());
+    api.set_reply(201, r#"{"name":"nightly-backup"}"#);
+    let monitor = hc(&pings, &api);
+    let check = scheduled("nightly-backup");
+    monitor.start(&check).success();
+    monitor.start(&check).success();
+    assert!(monitor.flush_blocking(PATIENCE).is_complete());
+
+    let calls = api.requests();
+    assert_eq!(calls.len(), 1, "once per check per process");
+    let call = &calls[0];
+    assert_eq!((call.method.as_str(), call.path.as_str()), ("POST", "/api/v3/checks/"));
+    assert_eq!(call.header("x-api-key"), Some("hc-api-key"));
+    assert_eq!(call.header("content-type"), Some("application/json"));
+    assert_eq!(
+        json_body(call),
+        json!({
+            "name": "nightly-backup",
+            "slug": "nightly-backup",
+            "schedule": "0 3 * * *",
+            "tz": "Europe/Paris",
+            "grace": 90,
+            "desc": "runbook: https://wiki.example.com/backup",
+            "unique": ["slug"],
+        })
+    );
+    assert_eq!(pings.requests().len(), 4, "the runs were pinged as usual");
+    assert_eq!(monitor.stats().delivered, 4, "upserts are not counted as pings");
+}
+
+#[test]
+fn healthchecks_interval_uuid_and_clamping() {
+    logs();
+    let (pings, api) = (Receiver::start().unwrap(), Receiver::start().unwrap());
+    let monitor = hc(&pings, &api);
+    let uuid = "5bf66975-d4c7-4bf5-bcc8-b8d8a82ea278";
+    let check = Check::builder("every-five")
+        .healthchecks_uuid(uuid)
+        .every(Duration::from_secs(300))
+        .grace(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    monitor.start(&check).success();
+    // A check without a schedule is not upserted.
+    monitor.start(&Check::new("unscheduled").unwrap()).success();
+    assert!(monitor.flush_blocking(PATIENCE).is_complete());
+    let calls = api.requests();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].path, format!("/api/v3/checks/{uuid}"));
+    assert_eq!(json_body(&calls[0]), json!({ "timeout": 300, "grace": 60 }));
+}
+
+#[test]
+fn healthchecks_errors_are_reported_clearly_and_runs_go_on() {
+    let logs = logs();
+    let (pings, api) = (Receiver::start().unwrap(), Receiver::start().unwrap());
+    api.set_reply(401, r#"{"error": "wrong api key"}"#);
+    let monitor = hc(&pings, &api);
+    monitor.start(&scheduled("bad-key-job")).fail_message("x");
+    assert!(monitor.flush_blocking(PATIENCE).is_complete());
+    assert_eq!(api.requests().len(), 1, "a 401 is not retried");
+    assert_eq!(pings.requests().len(), 2);
+    let text = logs.text();
+    let line = text.lines().find(|l| l.contains("bad-key-job") && l.contains("401")).unwrap();
+    assert!(line.contains("ERROR"), "{line}");
+    assert!(line.contains("use the project's read-write API key"), "{line}");
+    assert!(!text.contains("hc-api-key"), "the key never reaches the log");
+
+    let (pings, api) = (Receiver::start().unwrap(), Receiver::start().unwrap());
+    api.set_reply(400, r#"{"error": "invalid cron expression"}"#);
+    let monitor = hc(&pings, &api);
+    monitor.start(&scheduled("bad-def-job")).success();
+    assert!(monitor.flush_blocking(PATIENCE).is_complete());
+    let text = logs.text();
+    let line = text.lines().find(|l| l.contains("bad-def-job") && l.contains("400")).unwrap();
+    assert!(line.contains("invalid cron expression"), "{line}");
+}
+
+#[test]
+fn a_hanging_api_does_not_hold_up_runs() {
+    logs();
+    let (pings, api) = (Receiver::start().unwrap(), Receiver::start().unwrap());
+    api.set_fault(Fault::Hang);
+    let monitor = hc(&pings, &api);
+    monitor.start(&scheduled("hang-api-job")).success();
+    assert!(api.wait_for_held(1, PATIENCE));
+    assert_eq!(pings.wait_for_requests(2, PATIENCE).len(), 2, "pings still flow");
+    let report = monitor.flush_blocking(Duration::from_millis(300));
+    assert!(report.stats.delivered >= 2, "{report}");
+}
+
+fn cronitor(pings: &Receiver, api: &Receiver) -> Monitor {
+    fast()
+        .cronitor(
+            Cronitor::new("ck")
+                .ping_url(pings.url())
+                .api_url(format!("{}/api", api.url())),
+        )
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn cronitor_upserts_with_put_and_basic_auth() {
+    logs();
+    let (pings, api) = (Receiver::start().unwrap(), Receiver::start().unwrap());
+    let monitor = cronitor(&pings, &api);
+    let check = scheduled("nightly-backup");
+    monitor.start(&check).success();
+    monitor.start(&check).success();
+    let every = Check::builder("every-two-hours")
+        .every(Duration::from_secs(7200))
+        .build()
+        .unwrap();
+    monitor.start(&every).success();
+    assert!(monitor.flush_blocking(PATIENCE).is_complete());
+
+    let mut calls = api.requests();
+    calls.sort_by_key(|r| json_body(r)["monitors"][0]["key"].as_str().unwrap().to_owned());
+    assert_eq!(calls.len(), 2, "once per scheduled check");
+    for call in &calls {
+        assert_eq!((call.method.as_str(), call.path.as_str()), ("PUT", "/api/monitors"));
+        // base64("ck:"): the key as user name, no password.
+        assert_eq!(call.header("authorization"), Some("Basic Y2s6"));
+    }
+    assert_eq!(
+        json_body(&calls[0]),
+        json!({ "monitors": [{
+            "type": "job",
+            "key": "every-two-hours",
+            "schedule": "every 120 minutes",
+            "timezone": "UTC",
+        }]})
+    );
+    assert_eq!(
+        json_body(&calls[1]),
+        json!({ "monitors": [{
+            "type": "job",
+            "key": "nightly-backup",
+            "schedule": "0 3 * * *",
+            "timezone": "Europe/Paris",
+            "grace_seconds": 90,
+            "assertions": ["metric.duration < 60 minutes"],
+            "note": "runbook: https://wiki.example.com/backup",
+        }]})
+    );
+}
+
+#[test]
+fn cronitor_rejected_key_is_reported_clearly() {
+    let logs = logs();
+    let (pings, api) = (Receiver::start().unwrap(), Receiver::start().unwrap());
+    api.set_reply(403, "forbidden");
+    let monitor = cronitor(&pings, &api);
+    monitor.start(&scheduled("cronitor-no-write")).success();
+    assert!(monitor.flush_blocking(PATIENCE).is_complete());
+    let text = logs.text();
+    let line = text
+        .lines()
+        .find(|l| l.contains("cronitor-no-write") && l.contains("403"))
+        .unwrap();
+    assert!(line.contains("monitor write"), "{line}");
+    assert!(line.contains("sync_monitors(false)"), "{line}");
+    assert_eq!(pings.requests().len(), 2);
+}
