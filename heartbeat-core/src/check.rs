@@ -397,6 +397,27 @@ fn suggest_timezone(tz: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The slug rules as a `const fn`, so `#[job]` can apply them at compile
+/// time: `Err` says what is wrong.
+pub const fn validate_slug_const(slug: &str) -> Result<(), &'static str> {
+    let b = slug.as_bytes();
+    if b.is_empty() {
+        return Err("the slug is empty");
+    }
+    if b.len() > MAX_SLUG_LEN {
+        return Err("the slug is longer than 50 characters (Sentry Crons' limit)");
+    }
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_') {
+            return Err("a slug may only have lowercase a-z, 0-9, '-' and '_'");
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
 /// Checks a slug against the rules every target accepts.
 fn validate_slug(slug: &str) -> Result<(), CheckError> {
     let invalid = |reason: String| CheckError::InvalidSlug {

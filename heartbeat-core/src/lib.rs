@@ -53,6 +53,9 @@ mod secret;
 mod stats;
 mod target;
 
+#[doc(hidden)]
+pub mod __private;
+
 #[cfg(feature = "test")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test")))]
 pub mod test;
@@ -69,6 +72,10 @@ pub use run::{LOG_TAIL_BYTES, RunGuard};
 pub use schedule::{Priority, Schedule, validate_cron};
 pub use stats::{FlushReport, Stats, Undelivered};
 pub use target::{Cronitor, Healthchecks, UrlTemplate};
+
+#[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
+pub use heartbeat_macros::job;
 
 /// The README's examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

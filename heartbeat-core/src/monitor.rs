@@ -11,7 +11,7 @@ use crate::delivery::{self, DeliveryConfig, FlushRequest, RetryPolicy, Shared};
 use crate::error::ConfigError;
 use crate::event::Event;
 use crate::keepalive::{Keepalive, KeepaliveState};
-use crate::outcome::{RunOutcome, panic_message};
+use crate::outcome::{Outcome, RunOutcome, panic_message};
 use crate::run::RunGuard;
 use crate::stats::{FlushReport, Stats};
 use crate::target::{Cronitor, Healthchecks, HttpContext, Target, UrlTemplate};
@@ -183,13 +183,24 @@ impl Monitor {
         F: Future,
         F::Output: RunOutcome,
     {
+        self.run_with(check, job, RunOutcome::outcome).await
+    }
+
+    /// [`run`](Self::run) with the outcome read by `outcome` (used by `#[job]`,
+    /// which also accepts errors that are only `Display`).
+    pub(crate) async fn run_with<F: Future>(
+        &self,
+        check: &Check,
+        job: F,
+        outcome: impl FnOnce(&F::Output) -> Outcome,
+    ) -> F::Output {
         use futures::FutureExt;
         use tracing::Instrument;
         let guard = self.start(check);
         let span = guard.span().clone();
         match std::panic::AssertUnwindSafe(job.instrument(span)).catch_unwind().await {
             Ok(output) => {
-                guard.finish_with(output.outcome());
+                guard.finish_with(outcome(&output));
                 output
             }
             Err(payload) => {
@@ -209,13 +220,23 @@ impl Monitor {
     /// # Ok(()) }
     /// ```
     pub fn run_blocking<T: RunOutcome>(&self, check: &Check, job: impl FnOnce() -> T) -> T {
+        self.run_blocking_with(check, job, RunOutcome::outcome)
+    }
+
+    /// [`run_blocking`](Self::run_blocking) with the outcome read by `outcome`.
+    pub(crate) fn run_blocking_with<T>(
+        &self,
+        check: &Check,
+        job: impl FnOnce() -> T,
+        outcome: impl FnOnce(&T) -> Outcome,
+    ) -> T {
         let guard = self.start(check);
         let result = guard
             .span()
             .in_scope(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)));
         match result {
             Ok(output) => {
-                guard.finish_with(output.outcome());
+                guard.finish_with(outcome(&output));
                 output
             }
             Err(payload) => {

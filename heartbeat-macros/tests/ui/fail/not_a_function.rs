@@ -1,0 +1,6 @@
+use heartbeat_core::job;
+
+#[job]
+struct Backup;
+
+fn main() {}

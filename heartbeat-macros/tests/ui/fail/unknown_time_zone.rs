@@ -1,0 +1,6 @@
+use heartbeat_core::job;
+
+#[job(tz = "paris")]
+fn nightly_backup() {}
+
+fn main() {}

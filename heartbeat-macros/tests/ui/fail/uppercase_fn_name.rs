@@ -1,0 +1,6 @@
+use heartbeat_core::job;
+
+#[job]
+fn NightlyBackup() {}
+
+fn main() {}
