@@ -75,3 +75,27 @@ fn a_killed_run_leaves_a_start_without_a_finish() {
     let paths: Vec<_> = requests.iter().map(|r| r.path.as_str()).collect();
     assert_eq!(paths, ["/child-key/crash-mid-run/start"]);
 }
+
+#[test]
+fn cron_job_reports_success_and_exits_zero() {
+    let rx = Receiver::start().unwrap();
+    let out = command("cron_job", &rx).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let paths: Vec<_> = rx.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/child-key/nightly-backup/start", "/child-key/nightly-backup"]);
+}
+
+#[test]
+fn cron_job_failure_is_flushed_then_exits_non_zero() {
+    let rx = Receiver::start().unwrap();
+    let out = command("cron_job", &rx).arg("--fail").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let requests = rx.requests();
+    let paths: Vec<_> = requests.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(paths, ["/child-key/nightly-backup/start", "/child-key/nightly-backup/fail"]);
+    assert_eq!(
+        requests[1].body,
+        "nightly backup failed: destination volume is read-only\n\
+         runbook: https://wiki.example.com/runbooks/nightly-backup"
+    );
+}

@@ -28,8 +28,7 @@ fn final_ping(slug: &str) -> (String, String) {
     let r = receiver()
         .requests()
         .into_iter()
-        .filter(|r| r.path.starts_with(&prefix) && !r.path.ends_with("/start"))
-        .next_back()
+        .rfind(|r| r.path.starts_with(&prefix) && !r.path.ends_with("/start"))
         .unwrap_or_else(|| panic!("no final ping for {slug}"));
     (r.path[prefix.len()..].to_owned(), r.body)
 }

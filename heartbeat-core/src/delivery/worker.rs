@@ -308,10 +308,10 @@ impl Worker {
                 self.watch.insert((at, event.run_id));
                 self.watched.insert(event.run_id, (at, event.clone()));
             }
-        } else if event.kind.is_final() {
-            if let Some((at, _)) = self.watched.remove(&event.run_id) {
-                self.watch.remove(&(at, event.run_id));
-            }
+        } else if event.kind.is_final()
+            && let Some((at, _)) = self.watched.remove(&event.run_id)
+        {
+            self.watch.remove(&(at, event.run_id));
         }
     }
 
