@@ -40,7 +40,9 @@ impl std::error::Error for BackupError {
 )]
 fn nightly_backup(fail: bool) -> Result<u64, BackupError> {
     if fail {
-        return Err(BackupError(std::io::Error::other("destination volume is read-only")));
+        return Err(BackupError(std::io::Error::other(
+            "destination volume is read-only",
+        )));
     }
     Ok(1_204_224)
 }

@@ -82,7 +82,13 @@ fn cron_job_reports_success_and_exits_zero() {
     let out = command("cron_job", &rx).output().unwrap();
     assert!(out.status.success(), "{out:?}");
     let paths: Vec<_> = rx.requests().into_iter().map(|r| r.path).collect();
-    assert_eq!(paths, ["/child-key/nightly-backup/start", "/child-key/nightly-backup"]);
+    assert_eq!(
+        paths,
+        [
+            "/child-key/nightly-backup/start",
+            "/child-key/nightly-backup"
+        ]
+    );
 }
 
 #[test]
@@ -92,7 +98,13 @@ fn cron_job_failure_is_flushed_then_exits_non_zero() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let requests = rx.requests();
     let paths: Vec<_> = requests.iter().map(|r| r.path.as_str()).collect();
-    assert_eq!(paths, ["/child-key/nightly-backup/start", "/child-key/nightly-backup/fail"]);
+    assert_eq!(
+        paths,
+        [
+            "/child-key/nightly-backup/start",
+            "/child-key/nightly-backup/fail"
+        ]
+    );
     assert_eq!(
         requests[1].body,
         "nightly backup failed: destination volume is read-only\n\

@@ -27,7 +27,11 @@ pub fn build(builder: CheckBuilder) -> Option<Check> {
 }
 
 /// Runs a synchronous job through the global monitor.
-pub fn run_sync<T>(check: &LazyCheck, job: impl FnOnce() -> T, outcome: impl FnOnce(&T) -> Outcome) -> T {
+pub fn run_sync<T>(
+    check: &LazyCheck,
+    job: impl FnOnce() -> T,
+    outcome: impl FnOnce(&T) -> Outcome,
+) -> T {
     match &**check {
         Some(check) => crate::global().run_blocking_with(check, job, outcome),
         None => job(),

@@ -298,11 +298,10 @@ impl CheckBuilder {
                     });
                 }
             }
-            Some(Schedule::Every(d)) if d.as_secs() < 60 || d.subsec_nanos() != 0 || d.as_secs() % 60 != 0 => {
-                return Err(CheckError::InvalidInterval {
-                    slug,
-                    interval: *d,
-                });
+            Some(Schedule::Every(d))
+                if d.as_secs() < 60 || d.subsec_nanos() != 0 || d.as_secs() % 60 != 0 =>
+            {
+                return Err(CheckError::InvalidInterval { slug, interval: *d });
             }
             _ => {}
         }
@@ -383,7 +382,10 @@ fn check_id(slug: &str, target: &str, id: &str, secret: bool) -> Result<(), Chec
 
 /// The canonical IANA name for `tz`, if it is one.
 fn canonical_timezone(tz: &str) -> Option<String> {
-    tz.trim().parse::<chrono_tz::Tz>().ok().map(|t| t.name().to_owned())
+    tz.trim()
+        .parse::<chrono_tz::Tz>()
+        .ok()
+        .map(|t| t.name().to_owned())
 }
 
 /// A close IANA name: the same name in another case ("europe/paris"), or the
@@ -393,7 +395,13 @@ fn suggest_timezone(tz: &str) -> Option<String> {
     let names = || chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
     names()
         .find(|name| name.eq_ignore_ascii_case(&tz))
-        .or_else(|| names().find(|name| name.rsplit('/').next().is_some_and(|c| c.eq_ignore_ascii_case(&tz))))
+        .or_else(|| {
+            names().find(|name| {
+                name.rsplit('/')
+                    .next()
+                    .is_some_and(|c| c.eq_ignore_ascii_case(&tz))
+            })
+        })
         .map(str::to_owned)
 }
 
@@ -513,15 +521,39 @@ mod tests {
         assert!(err.to_string().contains("\"Europe/Paris\""), "{err}");
         let err = Check::builder("job").timezone("Paris").build().unwrap_err();
         assert!(err.to_string().contains("Europe/Paris"), "{err}");
-        let err = Check::builder("job").timezone("Mars/Olympus").build().unwrap_err();
-        assert!(matches!(err, CheckError::UnknownTimeZone { suggestion: None, .. }), "{err}");
-        let err = Check::builder("job").schedule("0 0 * * * *").build().unwrap_err();
+        let err = Check::builder("job")
+            .timezone("Mars/Olympus")
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CheckError::UnknownTimeZone {
+                    suggestion: None,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = Check::builder("job")
+            .schedule("0 0 * * * *")
+            .build()
+            .unwrap_err();
         assert!(err.to_string().contains("\"0 0 * * * *\""), "{err}");
-        let err = Check::builder("job").every(Duration::from_secs(90)).build().unwrap_err();
+        let err = Check::builder("job")
+            .every(Duration::from_secs(90))
+            .build()
+            .unwrap_err();
         assert!(err.to_string().contains("whole minutes"), "{err}");
-        let err = Check::builder("job").runbook("wiki/backup").build().unwrap_err();
+        let err = Check::builder("job")
+            .runbook("wiki/backup")
+            .build()
+            .unwrap_err();
         assert!(matches!(err, CheckError::InvalidRunbook { .. }), "{err}");
-        let err = Check::builder("job").max_runtime(Duration::ZERO).build().unwrap_err();
+        let err = Check::builder("job")
+            .max_runtime(Duration::ZERO)
+            .build()
+            .unwrap_err();
         assert!(matches!(err, CheckError::InvalidDuration { .. }), "{err}");
 
         let check = Check::builder("job")
@@ -529,7 +561,10 @@ mod tests {
             .timezone("America/New_York")
             .build()
             .unwrap();
-        assert_eq!(check.schedule(), Some(&Schedule::Every(Duration::from_secs(300))));
+        assert_eq!(
+            check.schedule(),
+            Some(&Schedule::Every(Duration::from_secs(300)))
+        );
         assert_eq!(check.timezone(), "America/New_York");
         assert_eq!(Check::new("job").unwrap().timezone(), "UTC");
     }

@@ -198,7 +198,10 @@ impl Monitor {
         use tracing::Instrument;
         let guard = self.start(check);
         let span = guard.span().clone();
-        match std::panic::AssertUnwindSafe(job.instrument(span)).catch_unwind().await {
+        match std::panic::AssertUnwindSafe(job.instrument(span))
+            .catch_unwind()
+            .await
+        {
             Ok(output) => {
                 guard.finish_with(outcome(&output));
                 output

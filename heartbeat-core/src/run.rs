@@ -46,7 +46,11 @@ struct Utc(SystemTime);
 impl fmt::Display for Utc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let t: chrono::DateTime<chrono::Utc> = self.0.into();
-        write!(f, "{}", t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        write!(
+            f,
+            "{}",
+            t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        )
     }
 }
 
@@ -183,7 +187,11 @@ fn keep_tail(log: &mut String) {
 impl Drop for RunGuard {
     fn drop(&mut self) {
         if !self.finished {
-            let why = if std::thread::panicking() { "panicked" } else { "cancelled" };
+            let why = if std::thread::panicking() {
+                "panicked"
+            } else {
+                "cancelled"
+            };
             self.finish(Outcome::Failure(why.to_owned()));
         }
     }

@@ -66,9 +66,21 @@ macro_rules! field_messages {
     ($name:literal, $range:literal) => {
         [
             concat!("the ", $name, " field has a value outside ", $range),
-            concat!("the ", $name, " field has an empty item (a doubled or trailing comma?)"),
-            concat!("the ", $name, " field has a range whose start is after its end"),
-            concat!("the ", $name, " field has a step of 0 or larger than its range"),
+            concat!(
+                "the ",
+                $name,
+                " field has an empty item (a doubled or trailing comma?)"
+            ),
+            concat!(
+                "the ",
+                $name,
+                " field has a range whose start is after its end"
+            ),
+            concat!(
+                "the ",
+                $name,
+                " field has a step of 0 or larger than its range"
+            ),
             concat!(
                 "the ",
                 $name,
@@ -238,7 +250,9 @@ const fn value(b: &[u8], start: usize, end: usize, field: usize) -> Result<(u32,
                 *b"OCT", *b"NOV", *b"DEC",
             ]
         } else {
-            &[*b"SUN", *b"MON", *b"TUE", *b"WED", *b"THU", *b"FRI", *b"SAT"]
+            &[
+                *b"SUN", *b"MON", *b"TUE", *b"WED", *b"THU", *b"FRI", *b"SAT",
+            ]
         };
         let mut n = 0;
         while n < names.len() {
@@ -260,7 +274,11 @@ const fn number(b: &[u8], start: usize, end: usize) -> Option<(u32, usize)> {
     let mut i = start;
     let mut v: u32 = 0;
     while i < end && b[i].is_ascii_digit() {
-        v = if i - start < 4 { v * 10 + (b[i] - b'0') as u32 } else { u32::MAX };
+        v = if i - start < 4 {
+            v * 10 + (b[i] - b'0') as u32
+        } else {
+            u32::MAX
+        };
         i += 1;
     }
     if i == start { None } else { Some((v, i)) }
@@ -296,9 +314,15 @@ mod tests {
             ("@daily", "nicknames"),
             ("60 * * * *", "minute (1st) field has a value outside 0-59"),
             ("0 24 * * *", "hour (2nd) field has a value outside 0-23"),
-            ("0 0 0 * *", "day-of-month (3rd) field has a value outside 1-31"),
+            (
+                "0 0 0 * *",
+                "day-of-month (3rd) field has a value outside 1-31",
+            ),
             ("0 0 * 13 *", "month (4th) field has a value outside 1-12"),
-            ("0 0 * * 8", "day-of-week (5th) field has a value outside 0-7"),
+            (
+                "0 0 * * 8",
+                "day-of-week (5th) field has a value outside 0-7",
+            ),
             ("0 0 * * MON-", "day-of-week (5th) field has a character"),
             ("5-1 * * * *", "start is after its end"),
             ("*/0 * * * *", "step of 0"),

@@ -28,7 +28,10 @@ fn event(r: &Request) -> String {
 }
 
 fn failures(rx: &Receiver) -> Vec<Request> {
-    rx.requests().into_iter().filter(|r| event(r) == "fail").collect()
+    rx.requests()
+        .into_iter()
+        .filter(|r| event(r) == "fail")
+        .collect()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +51,11 @@ fn overlapping_runs_of_one_check_keep_their_own_run_ids() {
                 // in reverse order, so runs of the check overlap everywhere.
                 let runs: Vec<_> = (0..10).map(|_| monitor.start(check)).collect();
                 for (i, run) in runs.into_iter().rev().enumerate() {
-                    if (t + i) % 3 == 0 { run.fail_message("odd") } else { run.success() }
+                    if (t + i) % 3 == 0 {
+                        run.fail_message("odd")
+                    } else {
+                        run.success()
+                    }
                 }
             });
         }
@@ -56,13 +63,19 @@ fn overlapping_runs_of_one_check_keep_their_own_run_ids() {
     flushed(&monitor);
     let mut by_run: HashMap<String, Vec<String>> = HashMap::new();
     for r in rx.requests() {
-        by_run.entry(r.query("rid").unwrap().to_owned()).or_default().push(event(&r));
+        by_run
+            .entry(r.query("rid").unwrap().to_owned())
+            .or_default()
+            .push(event(&r));
     }
     assert_eq!(by_run.len(), 80, "one run id per run");
     for (rid, events) in by_run {
         assert_eq!(events.len(), 2, "{rid}: {events:?}");
         assert_eq!(events[0], "start", "{rid}: start first, {events:?}");
-        assert!(events[1].is_empty() || events[1] == "fail", "{rid}: {events:?}");
+        assert!(
+            events[1].is_empty() || events[1] == "fail",
+            "{rid}: {events:?}"
+        );
     }
 }
 
@@ -72,7 +85,9 @@ fn a_panic_is_reported_once_and_resumed() {
     let monitor = monitor(&rx);
     let check = Check::new("panicky").unwrap();
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        monitor.run_blocking(&check, || -> Result<(), SyncFailed> { panic!("boom at row 7") })
+        monitor.run_blocking(&check, || -> Result<(), SyncFailed> {
+            panic!("boom at row 7")
+        })
     }));
     assert!(caught.is_err(), "the panic reaches the caller");
     flushed(&monitor);
@@ -104,7 +119,9 @@ async fn async_error_panic_and_cancellation_each_report_one_failure() {
 
     let check = Check::new("async-error").unwrap();
     let out = monitor
-        .run(&check, async { Err::<(), _>(SyncFailed(std::io::Error::other("connection refused"))) })
+        .run(&check, async {
+            Err::<(), _>(SyncFailed(std::io::Error::other("connection refused")))
+        })
         .await;
     assert!(out.is_err(), "the job's own result comes back");
 
@@ -126,24 +143,49 @@ async fn async_error_panic_and_cancellation_each_report_one_failure() {
     let slow = monitor.run(&check, async {
         tokio::time::sleep(Duration::from_secs(3600)).await;
     });
-    assert!(tokio::time::timeout(Duration::from_millis(50), slow).await.is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(50), slow)
+            .await
+            .is_err()
+    );
 
     let check = Check::new("async-ok").unwrap();
-    assert_eq!(monitor.run(&check, async { Ok::<_, SyncFailed>(7) }).await.unwrap(), 7);
+    assert_eq!(
+        monitor
+            .run(&check, async { Ok::<_, SyncFailed>(7) })
+            .await
+            .unwrap(),
+        7
+    );
 
     let m = monitor.clone();
-    tokio::task::spawn_blocking(move || flushed(&m)).await.unwrap();
-    let mut fails: Vec<_> = failures(&rx).into_iter().map(|r| (r.path, r.body)).collect();
+    tokio::task::spawn_blocking(move || flushed(&m))
+        .await
+        .unwrap();
+    let mut fails: Vec<_> = failures(&rx)
+        .into_iter()
+        .map(|r| (r.path, r.body))
+        .collect();
     fails.sort();
     assert_eq!(
         fails,
         [
             ("/k/async-cancelled/fail".to_owned(), "cancelled".to_owned()),
-            ("/k/async-error/fail".to_owned(), "sync failed: connection refused".to_owned()),
-            ("/k/async-panic/fail".to_owned(), "panicked: async boom".to_owned()),
+            (
+                "/k/async-error/fail".to_owned(),
+                "sync failed: connection refused".to_owned()
+            ),
+            (
+                "/k/async-panic/fail".to_owned(),
+                "panicked: async boom".to_owned()
+            ),
         ]
     );
-    let ok: Vec<_> = rx.requests().into_iter().filter(|r| r.path == "/k/async-ok").collect();
+    let ok: Vec<_> = rx
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/k/async-ok")
+        .collect();
     assert_eq!(ok.len(), 1);
 }
 
@@ -151,7 +193,10 @@ async fn async_error_panic_and_cancellation_each_report_one_failure() {
 fn exit_code_outputs_and_unit_outputs() {
     let rx = Receiver::start().unwrap();
     let monitor = monitor(&rx);
-    assert_eq!(monitor.run_blocking(&Check::new("script").unwrap(), || 3), 3);
+    assert_eq!(
+        monitor.run_blocking(&Check::new("script").unwrap(), || 3),
+        3
+    );
     monitor.run_blocking(&Check::new("unit").unwrap(), || ());
     flushed(&monitor);
     let paths: Vec<_> = rx.requests().into_iter().map(|r| r.path).collect();
@@ -175,12 +220,16 @@ fn log_tail_and_runbook_go_with_the_failure() {
     flushed(&monitor);
     let fail = &failures(&rx)[0];
     assert!(
-        fail.body.starts_with("batch 5000 rejected\nrunbook: https://wiki.example.com/runbooks/etl\n\n"),
+        fail.body
+            .starts_with("batch 5000 rejected\nrunbook: https://wiki.example.com/runbooks/etl\n\n"),
         "{}",
         &fail.body[..200]
     );
     assert!(fail.body.ends_with("processed batch 4999\n"));
-    assert!(!fail.body.contains("processed batch 0\n"), "only the tail is kept");
+    assert!(
+        !fail.body.contains("processed batch 0\n"),
+        "only the tail is kept"
+    );
     assert!(fail.body.len() <= heartbeat_core::LOG_TAIL_BYTES + 200);
 }
 
@@ -202,12 +251,27 @@ fn max_runtime_is_signalled_once_without_ending_the_run() {
     run.success();
     flushed(&monitor);
     let requests = rx.requests();
-    let logs: Vec<_> = requests.iter().filter(|r| r.path.ends_with("/log")).collect();
+    let logs: Vec<_> = requests
+        .iter()
+        .filter(|r| r.path.ends_with("/log"))
+        .collect();
     assert_eq!(logs.len(), 1, "once per run, and not for the quick run");
-    assert!(logs[0].body.contains("over its max runtime"), "{}", logs[0].body);
+    assert!(
+        logs[0].body.contains("over its max runtime"),
+        "{}",
+        logs[0].body
+    );
     let rid = logs[0].query("rid").unwrap();
-    let same_run: Vec<_> = requests.iter().filter(|r| r.query("rid") == Some(rid)).map(event).collect();
-    assert_eq!(same_run, ["start", "log", ""], "the run went on and succeeded");
+    let same_run: Vec<_> = requests
+        .iter()
+        .filter(|r| r.query("rid") == Some(rid))
+        .map(event)
+        .collect();
+    assert_eq!(
+        same_run,
+        ["start", "log", ""],
+        "the run went on and succeeded"
+    );
 }
 
 #[test]
@@ -229,7 +293,11 @@ fn keepalive_pings_while_progressing_and_stops_when_stuck() {
     std::thread::sleep(every * 3);
     let stuck_at = rx.requests().len();
     std::thread::sleep(every * 6);
-    assert_eq!(rx.requests().len(), stuck_at, "no heartbeat without progress");
+    assert_eq!(
+        rx.requests().len(),
+        stuck_at,
+        "no heartbeat without progress"
+    );
     // Progress resumes, heartbeats resume.
     alive.progress();
     let resumed = rx.wait_for_requests(stuck_at + 1, PATIENCE);
@@ -242,7 +310,11 @@ fn keepalive_pings_while_progressing_and_stops_when_stuck() {
     std::thread::sleep(every * 4);
     let after_drop = rx.requests().len();
     std::thread::sleep(every * 4);
-    assert_eq!(rx.requests().len(), after_drop, "dropping the guard stops it");
+    assert_eq!(
+        rx.requests().len(),
+        after_drop,
+        "dropping the guard stops it"
+    );
 }
 
 #[test]

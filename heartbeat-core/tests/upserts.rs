@@ -63,7 +63,10 @@ fn healthchecks_upserts_by_slug_once_per_check() {
     let calls = api.requests();
     assert_eq!(calls.len(), 1, "once per check per process");
     let call = &calls[0];
-    assert_eq!((call.method.as_str(), call.path.as_str()), ("POST", "/api/v3/checks/"));
+    assert_eq!(
+        (call.method.as_str(), call.path.as_str()),
+        ("POST", "/api/v3/checks/")
+    );
     assert_eq!(call.header("x-api-key"), Some("hc-api-key"));
     assert_eq!(call.header("content-type"), Some("application/json"));
     assert_eq!(
@@ -79,7 +82,11 @@ fn healthchecks_upserts_by_slug_once_per_check() {
         })
     );
     assert_eq!(pings.requests().len(), 4, "the runs were pinged as usual");
-    assert_eq!(monitor.stats().delivered, 4, "upserts are not counted as pings");
+    assert_eq!(
+        monitor.stats().delivered,
+        4,
+        "upserts are not counted as pings"
+    );
 }
 
 #[test]
@@ -115,10 +122,19 @@ fn healthchecks_errors_are_reported_clearly_and_runs_go_on() {
     assert_eq!(api.requests().len(), 1, "a 401 is not retried");
     assert_eq!(pings.requests().len(), 2);
     let text = logs.text();
-    let line = text.lines().find(|l| l.contains("bad-key-job") && l.contains("401")).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("bad-key-job") && l.contains("401"))
+        .unwrap();
     assert!(line.contains("ERROR"), "{line}");
-    assert!(line.contains("use the project's read-write API key"), "{line}");
-    assert!(!text.contains("hc-api-key"), "the key never reaches the log");
+    assert!(
+        line.contains("use the project's read-write API key"),
+        "{line}"
+    );
+    assert!(
+        !text.contains("hc-api-key"),
+        "the key never reaches the log"
+    );
 
     let (pings, api) = (Receiver::start().unwrap(), Receiver::start().unwrap());
     api.set_reply(400, r#"{"error": "invalid cron expression"}"#);
@@ -126,7 +142,10 @@ fn healthchecks_errors_are_reported_clearly_and_runs_go_on() {
     monitor.start(&scheduled("bad-def-job")).success();
     assert!(monitor.flush_blocking(PATIENCE).is_complete());
     let text = logs.text();
-    let line = text.lines().find(|l| l.contains("bad-def-job") && l.contains("400")).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("bad-def-job") && l.contains("400"))
+        .unwrap();
     assert!(line.contains("invalid cron expression"), "{line}");
 }
 
@@ -138,7 +157,11 @@ fn a_hanging_api_does_not_hold_up_runs() {
     let monitor = hc(&pings, &api);
     monitor.start(&scheduled("hang-api-job")).success();
     assert!(api.wait_for_held(1, PATIENCE));
-    assert_eq!(pings.wait_for_requests(2, PATIENCE).len(), 2, "pings still flow");
+    assert_eq!(
+        pings.wait_for_requests(2, PATIENCE).len(),
+        2,
+        "pings still flow"
+    );
     let report = monitor.flush_blocking(Duration::from_millis(300));
     assert!(report.stats.delivered >= 2, "{report}");
 }
@@ -170,10 +193,18 @@ fn cronitor_upserts_with_put_and_basic_auth() {
     assert!(monitor.flush_blocking(PATIENCE).is_complete());
 
     let mut calls = api.requests();
-    calls.sort_by_key(|r| json_body(r)["monitors"][0]["key"].as_str().unwrap().to_owned());
+    calls.sort_by_key(|r| {
+        json_body(r)["monitors"][0]["key"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    });
     assert_eq!(calls.len(), 2, "once per scheduled check");
     for call in &calls {
-        assert_eq!((call.method.as_str(), call.path.as_str()), ("PUT", "/api/monitors"));
+        assert_eq!(
+            (call.method.as_str(), call.path.as_str()),
+            ("PUT", "/api/monitors")
+        );
         // base64("ck:"): the key as user name, no password.
         assert_eq!(call.header("authorization"), Some("Basic Y2s6"));
     }

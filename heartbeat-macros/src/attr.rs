@@ -61,7 +61,10 @@ impl Parse for Args {
                 "max_runtime" => {
                     let max = duration(input)?;
                     if max.value == 0 {
-                        return Err(syn::Error::new(max.span, "`max_runtime` must be more than zero"));
+                        return Err(syn::Error::new(
+                            max.span,
+                            "`max_runtime` must be more than zero",
+                        ));
                     }
                     set(&mut args.max_runtime, max, duplicate)?;
                 }
@@ -110,13 +113,20 @@ impl Parse for Args {
             input.parse::<Token![,]>()?;
         }
         if let (Some(_), Some(every)) = (&args.schedule, &args.every) {
-            return Err(syn::Error::new(every.span, "give `schedule` or `every`, not both"));
+            return Err(syn::Error::new(
+                every.span,
+                "give `schedule` or `every`, not both",
+            ));
         }
         Ok(args)
     }
 }
 
-fn set<T>(slot: &mut Option<T>, value: T, duplicate: impl FnOnce() -> syn::Error) -> syn::Result<()> {
+fn set<T>(
+    slot: &mut Option<T>,
+    value: T,
+    duplicate: impl FnOnce() -> syn::Error,
+) -> syn::Result<()> {
     if slot.replace(value).is_some() {
         return Err(duplicate());
     }
@@ -181,12 +191,23 @@ fn check_tz(tz: &Spanned<String>) -> syn::Result<()> {
     }
     let wanted = tz.value.replace(' ', "_");
     let names = || chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
-    let suggestion = names().find(|n| n.eq_ignore_ascii_case(&wanted)).or_else(|| {
-        names().find(|n| n.rsplit('/').next().is_some_and(|c| c.eq_ignore_ascii_case(&wanted)))
-    });
-    let hint = suggestion.map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default();
+    let suggestion = names()
+        .find(|n| n.eq_ignore_ascii_case(&wanted))
+        .or_else(|| {
+            names().find(|n| {
+                n.rsplit('/')
+                    .next()
+                    .is_some_and(|c| c.eq_ignore_ascii_case(&wanted))
+            })
+        });
+    let hint = suggestion
+        .map(|s| format!(" (did you mean {s:?}?)"))
+        .unwrap_or_default();
     Err(syn::Error::new(
         tz.span,
-        format!("unknown time zone {:?}{hint}; use an IANA name such as \"Europe/Paris\" or \"UTC\"", tz.value),
+        format!(
+            "unknown time zone {:?}{hint}; use an IANA name such as \"Europe/Paris\" or \"UTC\"",
+            tz.value
+        ),
     ))
 }

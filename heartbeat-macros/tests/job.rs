@@ -51,7 +51,11 @@ impl std::error::Error for Outer {
 struct DisplayOnly;
 impl fmt::Display for DisplayOnly {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if f.alternate() { f.write_str("outer: inner cause") } else { f.write_str("outer") }
+        if f.alternate() {
+            f.write_str("outer: inner cause")
+        } else {
+            f.write_str("outer")
+        }
     }
 }
 
@@ -106,27 +110,44 @@ fn outcomes_of_every_return_type() {
     assert_eq!(final_ping("nightly-backup"), (String::new(), String::new()));
 
     assert!(export(true).is_err());
-    assert_eq!(final_ping("export-job"), ("/fail".into(), "export failed: disk full".into()));
+    assert_eq!(
+        final_ping("export-job"),
+        ("/fail".into(), "export failed: disk full".into())
+    );
 
     assert!(display_only().is_err());
-    assert_eq!(final_ping("display-only"), ("/fail".into(), "outer: inner cause".into()));
+    assert_eq!(
+        final_ping("display-only"),
+        ("/fail".into(), "outer: inner cause".into())
+    );
 
     assert!(boxed().is_err());
-    assert_eq!(final_ping("boxed"), ("/fail".into(), "export failed: no space".into()));
+    assert_eq!(
+        final_ping("boxed"),
+        ("/fail".into(), "export failed: no space".into())
+    );
 
     assert_eq!(script(), 4);
     assert_eq!(
         final_ping("script"),
-        ("/4".into(), "exit code 4\nrunbook: https://wiki.example.com/script".into())
+        (
+            "/4".into(),
+            "exit code 4\nrunbook: https://wiki.example.com/script".into()
+        )
     );
 
     unit_job();
     assert_eq!(final_ping("unit-job").0, "");
 
     assert!(std::panic::catch_unwind(panics).is_err());
-    assert_eq!(final_ping("panics"), ("/fail".into(), "panicked: job blew up".into()));
+    assert_eq!(
+        final_ping("panics"),
+        ("/fail".into(), "panicked: job blew up".into())
+    );
 
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     assert_eq!(rt.block_on(async_job(21)).unwrap(), 42);
     assert_eq!(final_ping("async-job").0, "");
 }

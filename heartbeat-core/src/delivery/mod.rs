@@ -117,4 +117,3 @@ fn hand_over<T>(list: &Mutex<Vec<T>>, item: T, queue: &Queue) {
 pub(crate) fn take_all<T>(list: &Mutex<Vec<T>>) -> Vec<T> {
     std::mem::take(&mut *list.lock().unwrap_or_else(|p| p.into_inner()))
 }
-

@@ -37,7 +37,10 @@ type LaneKey = (usize, Uuid);
 enum Outcome {
     Delivered,
     /// Rejected by the service, or out of retry budget.
-    Failed { reason: String, permanent: bool },
+    Failed {
+        reason: String,
+        permanent: bool,
+    },
 }
 
 /// What a finished task was.
@@ -158,6 +161,13 @@ impl Worker {
                     if let Ok(done) = done {
                         self.finish(done);
                     }
+                    // Take every other finished task too, before the loop's
+                    // housekeeping runs again.
+                    while let Some(done) = self.tasks.try_join_next() {
+                        if let Ok(done) = done {
+                            self.finish(done);
+                        }
+                    }
                 }
                 () = sleep_until(wake_at) => {}
             }
@@ -165,7 +175,7 @@ impl Worker {
     }
 
     fn in_worker(&self) -> usize {
-        self.lanes.values().map(VecDeque::len).sum()
+        self.shared.counters.in_worker.load(Relaxed) as usize
     }
 
     fn is_idle(&self) -> bool {
@@ -221,8 +231,10 @@ impl Worker {
             let check = check.clone();
             self.upserts_running += 1;
             self.tasks.spawn(async move {
-                let outcome =
-                    deliver(&slot, &semaphore, None, policy, || slot.target.upsert(&http, &check)).await;
+                let outcome = deliver(&slot, &semaphore, None, policy, || {
+                    slot.target.upsert(&http, &check)
+                })
+                .await;
                 Done::Upsert(idx, check, outcome)
             });
         }
@@ -287,7 +299,10 @@ impl Worker {
     /// check, and at DEBUG after that.
     fn report_once(&mut self, idx: usize, slug: &str, reason: &str, what: &str) {
         let service = self.slots[idx].target.name();
-        if self.reported.insert((idx, slug.to_owned(), reason.to_owned())) {
+        if self
+            .reported
+            .insert((idx, slug.to_owned(), reason.to_owned()))
+        {
             tracing::error!(
                 target: "heartbeat",
                 service,
@@ -303,7 +318,9 @@ impl Worker {
     fn track_runtime(&mut self, event: &Arc<Event>) {
         if event.kind == EventKind::Start {
             if let Some(max) = event.check.max_runtime() {
-                let elapsed = SystemTime::now().duration_since(event.at).unwrap_or_default();
+                let elapsed = SystemTime::now()
+                    .duration_since(event.at)
+                    .unwrap_or_default();
                 let at = Instant::now() + max.saturating_sub(elapsed);
                 self.watch.insert((at, event.run_id));
                 self.watched.insert(event.run_id, (at, event.clone()));
@@ -326,7 +343,9 @@ impl Worker {
                 continue;
             };
             let max = start.check.max_runtime().unwrap_or_default();
-            let elapsed = SystemTime::now().duration_since(start.at).unwrap_or_default();
+            let elapsed = SystemTime::now()
+                .duration_since(start.at)
+                .unwrap_or_default();
             let message = format!(
                 "still running after {}s, over its max runtime of {}s",
                 elapsed.as_secs(),
@@ -404,7 +423,11 @@ impl Worker {
     /// Answers the flushes that are complete or past their deadline (all of
     /// them when `force`).
     fn answer_flushes(&mut self, force: bool) {
-        let mut flushes = self.shared.flushes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut flushes = self
+            .shared
+            .flushes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if flushes.is_empty() {
             return;
         }
@@ -422,7 +445,11 @@ impl Worker {
     }
 
     fn next_flush_deadline(&self) -> Option<Instant> {
-        let flushes = self.shared.flushes.lock().unwrap_or_else(|p| p.into_inner());
+        let flushes = self
+            .shared
+            .flushes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         flushes.iter().map(|f| f.deadline).min()
     }
 

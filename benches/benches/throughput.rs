@@ -1,0 +1,78 @@
+//! Delivery throughput: runs delivered per second to a loopback receiver,
+//! against a plain reqwest loop sending the same requests (start then
+//! finish per run, POST, same URLs) at the same concurrency (16) to the same
+//! receiver, in one run.
+
+// criterion_group! generates an undocumented `pub fn`.
+#![allow(missing_docs)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use futures::StreamExt;
+use heartbeat_core::test::Receiver;
+use heartbeat_core::{Check, Healthchecks, Monitor};
+
+const RUNS: u64 = 2000;
+const CONCURRENCY: usize = 16;
+
+fn throughput(c: &mut Criterion) {
+    let rx = Receiver::start().unwrap();
+    let check = Check::new("bench-job").unwrap();
+    let monitor = Monitor::builder()
+        .healthchecks(Healthchecks::new().ping_url(rx.url()).ping_key("bench"))
+        .concurrency(CONCURRENCY)
+        .queue_capacity(2 * RUNS as usize)
+        .build()
+        .unwrap();
+
+    let mut g = c.benchmark_group("throughput");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(15));
+    g.throughput(Throughput::Elements(RUNS));
+
+    g.bench_function("heartbeat", |b| {
+        b.iter(|| {
+            rx.clear();
+            for _ in 0..RUNS {
+                monitor.start(&check).success();
+            }
+            let report = monitor.flush_blocking(Duration::from_secs(60));
+            assert!(report.is_complete(), "{report}");
+        })
+    });
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = reqwest::Client::builder().build().unwrap();
+    let base = Arc::new(format!("{}/bench/bench-job", rx.url()));
+    g.bench_function("plain_reqwest", |b| {
+        b.iter(|| {
+            rx.clear();
+            runtime.block_on(async {
+                futures::stream::iter(0..RUNS)
+                    .for_each_concurrent(CONCURRENCY, |_| {
+                        let (client, base) = (client.clone(), base.clone());
+                        async move {
+                            let rid = uuid::Uuid::new_v4().to_string();
+                            for url in [
+                                format!("{base}/start?rid={rid}&create=1"),
+                                format!("{base}?rid={rid}&create=1"),
+                            ] {
+                                let resp = client.post(url).body("").send().await.unwrap();
+                                let _ = resp.bytes().await.unwrap();
+                            }
+                        }
+                    })
+                    .await;
+            });
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, throughput);
+criterion_main!(benches);
