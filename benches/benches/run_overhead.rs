@@ -27,6 +27,18 @@ fn job(n: u64) -> u64 {
     (0..16).fold(n, |a, i| a.wrapping_mul(31).wrapping_add(i))
 }
 
+/// The job, monitored: what every monitored variant runs.
+fn monitored<'a>(monitor: &'a Monitor, check: &'a Check) -> impl FnMut() -> u64 + 'a {
+    let mut n = 0u64;
+    move || {
+        n += 1;
+        let run = monitor.start(check);
+        let out = black_box(job(black_box(n)));
+        run.success();
+        out
+    }
+}
+
 fn live(rx: &Receiver) -> Monitor {
     Monitor::builder()
         .healthchecks(Healthchecks::new().ping_url(rx.url()).ping_key("bench"))
@@ -49,28 +61,10 @@ fn overhead(c: &mut Criterion) {
     });
 
     let log_only = Monitor::log_only();
-    g.bench_function("log_only", |b| {
-        let mut n = 0u64;
-        b.iter(|| {
-            n += 1;
-            let run = log_only.start(&check);
-            let out = black_box(job(black_box(n)));
-            run.success();
-            out
-        })
-    });
+    g.bench_function("log_only", |b| b.iter(monitored(&log_only, &check)));
 
     let monitor = live(&rx);
-    g.bench_function("live_target", |b| {
-        let mut n = 0u64;
-        b.iter(|| {
-            n += 1;
-            let run = monitor.start(&check);
-            let out = black_box(job(black_box(n)));
-            run.success();
-            out
-        })
-    });
+    g.bench_function("live_target", |b| b.iter(monitored(&monitor, &check)));
 
     let subscriber = tracing_subscriber::fmt()
         .with_writer(std::io::sink)
@@ -78,14 +72,7 @@ fn overhead(c: &mut Criterion) {
         .finish();
     let guard = tracing::subscriber::set_default(subscriber);
     g.bench_function("live_target_with_subscriber", |b| {
-        let mut n = 0u64;
-        b.iter(|| {
-            n += 1;
-            let run = monitor.start(&check);
-            let out = black_box(job(black_box(n)));
-            run.success();
-            out
-        })
+        b.iter(monitored(&monitor, &check))
     });
     drop(guard);
     g.finish();

@@ -170,12 +170,6 @@ impl fmt::Debug for Check {
     }
 }
 
-impl PartialEq for Check {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner) || self.inner.slug == other.inner.slug
-    }
-}
-
 /// Builds a [`Check`]; see its docs for the defaults.
 #[derive(Debug, Clone)]
 #[must_use]

@@ -11,7 +11,7 @@ use crate::delivery::{self, DeliveryConfig, FlushRequest, RetryPolicy, Shared};
 use crate::error::ConfigError;
 use crate::event::Event;
 use crate::keepalive::{Keepalive, KeepaliveState};
-use crate::outcome::{Outcome, RunOutcome, panic_message};
+use crate::outcome::{Outcome, RunOutcome};
 use crate::run::RunGuard;
 use crate::stats::{FlushReport, Stats};
 use crate::target::{Cronitor, Healthchecks, HttpContext, Target, UrlTemplate};
@@ -198,19 +198,10 @@ impl Monitor {
         use tracing::Instrument;
         let guard = self.start(check);
         let span = guard.span().clone();
-        match std::panic::AssertUnwindSafe(job.instrument(span))
+        let result = std::panic::AssertUnwindSafe(job.instrument(span))
             .catch_unwind()
-            .await
-        {
-            Ok(output) => {
-                guard.finish_with(outcome(&output));
-                output
-            }
-            Err(payload) => {
-                guard.fail_message(panic_message(&*payload));
-                std::panic::resume_unwind(payload)
-            }
-        }
+            .await;
+        guard.conclude(result, outcome)
     }
 
     /// [`run`](Self::run) for synchronous code.
@@ -237,16 +228,7 @@ impl Monitor {
         let result = guard
             .span()
             .in_scope(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)));
-        match result {
-            Ok(output) => {
-                guard.finish_with(outcome(&output));
-                output
-            }
-            Err(payload) => {
-                guard.fail_message(panic_message(&*payload));
-                std::panic::resume_unwind(payload)
-            }
-        }
+        guard.conclude(result, outcome)
     }
 
     /// Whether any target is configured.

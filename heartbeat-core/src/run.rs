@@ -134,6 +134,25 @@ impl RunGuard {
         self.finish(outcome);
     }
 
+    /// Ends the run with the outcome of a job's output, or with its panic,
+    /// which is then resumed: monitoring never swallows a panic.
+    pub(crate) fn conclude<T>(
+        self,
+        result: std::thread::Result<T>,
+        outcome: impl FnOnce(&T) -> Outcome,
+    ) -> T {
+        match result {
+            Ok(output) => {
+                self.finish_with(outcome(&output));
+                output
+            }
+            Err(payload) => {
+                self.fail_message(crate::outcome::panic_message(&*payload));
+                std::panic::resume_unwind(payload)
+            }
+        }
+    }
+
     fn finish(&mut self, outcome: Outcome) {
         self.finished = true;
         let duration = self.started.elapsed();

@@ -233,9 +233,25 @@ impl Receiver {
     /// requests either way. Safe to call from async tests too: the receiver
     /// and the monitor run on their own threads.
     pub fn wait_until(&self, timeout: Duration, done: impl Fn(&[Request]) -> bool) -> Vec<Request> {
+        self.wait(timeout, |s| done(&s.requests)).requests.clone()
+    }
+
+    /// Blocks until at least `n` requests arrived (or `timeout`).
+    pub fn wait_for_requests(&self, n: usize, timeout: Duration) -> Vec<Request> {
+        self.wait_until(timeout, |r| r.len() >= n)
+    }
+
+    /// Blocks until at least `n` connections are held by [`Fault::Hang`];
+    /// returns whether they are.
+    pub fn wait_for_held(&self, n: usize, timeout: Duration) -> bool {
+        self.wait(timeout, |s| s.held >= n).held >= n
+    }
+
+    /// Waits on the condition variable until `done` or the timeout.
+    fn wait(&self, timeout: Duration, done: impl Fn(&State) -> bool) -> MutexGuard<'_, State> {
         let deadline = Instant::now() + timeout;
         let mut s = self.inner.lock();
-        while !done(&s.requests) {
+        while !done(&s) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
@@ -247,32 +263,7 @@ impl Receiver {
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
-        s.requests.clone()
-    }
-
-    /// Blocks until at least `n` requests arrived (or `timeout`).
-    pub fn wait_for_requests(&self, n: usize, timeout: Duration) -> Vec<Request> {
-        self.wait_until(timeout, |r| r.len() >= n)
-    }
-
-    /// Blocks until at least `n` connections are held by [`Fault::Hang`];
-    /// returns whether they are.
-    pub fn wait_for_held(&self, n: usize, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut s = self.inner.lock();
-        while s.held < n {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            s = self
-                .inner
-                .changed
-                .wait_timeout(s, left)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-        true
+        s
     }
 }
 
