@@ -1,0 +1,276 @@
+//! Cronitor telemetry API.
+//!
+//! `GET <base>/p/<api-key>/<monitor-key>?state=run|complete|fail&series=<run id>
+//! &host=…&env=…&message=…&metric=duration:<s>&status_code=<n>`.
+//! Cronitor answers 200 to everything, even a bad key, so a wrong key cannot
+//! be detected from here.
+
+use reqwest::{Method, Url};
+
+use super::http::{self, HttpContext, Ping};
+use super::{BoxFuture, Plan, Target, Verdict, body, whole_seconds};
+use crate::check::Check;
+use crate::error::ConfigError;
+use crate::event::{Event, EventKind};
+use crate::schedule::Schedule;
+use crate::secret::Secret;
+
+/// Cronitor's CLI cuts messages to this many characters; so do we.
+const MAX_MESSAGE_CHARS: usize = 1000;
+
+/// The Cronitor telemetry target. Monitors are keyed by the check's
+/// [`cronitor_key`](crate::CheckBuilder::cronitor_key), else its slug; an
+/// unknown key makes Cronitor create the monitor.
+///
+/// | setting | default | environment |
+/// |---|---|---|
+/// | API key | required | `CRONITOR_API_KEY` |
+/// | [`ping_url`](Self::ping_url) | `https://cronitor.link` | `CRONITOR_PING_URL` |
+/// | [`host`](Self::host) | this machine's hostname | — |
+/// | [`api_url`](Self::api_url) | `https://cronitor.io/api` | `CRONITOR_API_URL` |
+/// | [`sync_monitors`](Self::sync_monitors) | `true` | — |
+///
+/// With `sync_monitors`, each check that has a schedule is upserted once per
+/// process with `PUT <api>/monitors` (`type: job`, `schedule`, `timezone`,
+/// `grace_seconds`, a duration assertion for the max runtime), in the
+/// background. The key then needs the monitor write permission.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Cronitor {
+    pub(crate) api_key: Secret,
+    pub(crate) ping_url: String,
+    pub(crate) host: Option<String>,
+    pub(crate) api_url: String,
+    pub(crate) sync_monitors: bool,
+}
+
+impl Cronitor {
+    /// The hosted telemetry base.
+    pub const DEFAULT_PING_URL: &'static str = "https://cronitor.link";
+
+    /// The hosted monitors API base.
+    pub const DEFAULT_API_URL: &'static str = "https://cronitor.io/api";
+
+    /// A target using this API key (it needs the `monitor:telemetry` permission).
+    pub fn new(api_key: impl Into<String>) -> Self {
+        Self {
+            api_key: Secret::new(api_key),
+            ping_url: Self::DEFAULT_PING_URL.to_owned(),
+            host: None,
+            api_url: Self::DEFAULT_API_URL.to_owned(),
+            sync_monitors: true,
+        }
+    }
+
+    /// The monitors API base.
+    pub fn api_url(self, url: impl Into<String>) -> Self {
+        Self {
+            api_url: url.into(),
+            ..self
+        }
+    }
+
+    /// Whether scheduled checks get their monitor upserted (default on).
+    pub fn sync_monitors(self, sync: bool) -> Self {
+        Self {
+            sync_monitors: sync,
+            ..self
+        }
+    }
+
+    /// The telemetry base URL.
+    pub fn ping_url(self, url: impl Into<String>) -> Self {
+        Self {
+            ping_url: url.into(),
+            ..self
+        }
+    }
+
+    /// The `host` reported with each ping, instead of the machine's hostname.
+    pub fn host(self, host: impl Into<String>) -> Self {
+        Self {
+            host: Some(host.into()),
+            ..self
+        }
+    }
+
+    pub(crate) fn build(self, env: Option<&str>) -> Result<CronitorTarget, ConfigError> {
+        let base =
+            http::parse_base_url("Cronitor ping URL", &self.ping_url, "https://cronitor.link")?;
+        http::check_key("Cronitor API key", self.api_key.expose())?;
+        let host = self
+            .host
+            .unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned());
+        let api = if self.sync_monitors {
+            Some(http::parse_base_url(
+                "Cronitor API URL",
+                &self.api_url,
+                "https://cronitor.io/api",
+            )?)
+        } else {
+            None
+        };
+        Ok(CronitorTarget {
+            base,
+            api,
+            api_key: self.api_key,
+            host,
+            env: env.map(str::to_owned),
+        })
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct CronitorTarget {
+    base: Url,
+    /// The monitors API base, when upserting.
+    api: Option<Url>,
+    api_key: Secret,
+    host: String,
+    env: Option<String>,
+}
+
+impl CronitorTarget {
+    fn ping(&self, event: &Event) -> Ping {
+        let (state, status_code) = match event.kind {
+            EventKind::Start => (Some("run"), None),
+            EventKind::Success => (Some("complete"), None),
+            EventKind::Fail => (Some("fail"), None),
+            EventKind::ExitCode(0) => (Some("complete"), Some(0)),
+            EventKind::ExitCode(c) => (Some("fail"), Some(c)),
+            // A message on a running run: same state and series, so Cronitor
+            // attaches it to that run instead of counting a new one.
+            EventKind::Log => (Some("run"), None),
+            // No state: Cronitor records a heartbeat tick.
+            EventKind::Heartbeat => (None, None),
+        };
+        let mut url = http::join(
+            &self.base,
+            &["p", self.api_key.expose(), event.check.cronitor_key()],
+        );
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(state) = state {
+                q.append_pair("state", state);
+                q.append_pair("series", &event.run_id.hyphenated().to_string());
+            }
+            if !self.host.is_empty() {
+                q.append_pair("host", &self.host);
+            }
+            if let Some(env) = &self.env {
+                q.append_pair("env", env);
+            }
+            if let Some(m) = event.message.as_deref().filter(|m| !m.is_empty()) {
+                q.append_pair("message", body::chars(m, MAX_MESSAGE_CHARS));
+            }
+            if let Some(d) = event.duration {
+                q.append_pair("metric", &format!("duration:{:.3}", d.as_secs_f64()));
+            }
+            if let Some(c) = status_code {
+                q.append_pair("status_code", &c.to_string());
+            }
+        }
+        Ping::new(Method::GET, url, None)
+    }
+}
+
+/// A duration as Cronitor's interval strings: "5 minutes", "90 seconds".
+fn interval(d: std::time::Duration) -> String {
+    let secs = whole_seconds(d, 1, u64::MAX);
+    if secs.is_multiple_of(60) {
+        format!("{} minutes", secs / 60)
+    } else {
+        format!("{secs} seconds")
+    }
+}
+
+impl CronitorTarget {
+    /// `PUT <api>/monitors` with one monitor, Basic auth with the key.
+    fn upsert_request(&self, api: &Url, check: &Check) -> Ping {
+        let mut monitor = serde_json::Map::new();
+        monitor.insert("type".into(), "job".into());
+        monitor.insert("key".into(), check.cronitor_key().into());
+        match check.schedule() {
+            Some(Schedule::Cron(expr)) => {
+                monitor.insert("schedule".into(), expr.clone().into());
+            }
+            Some(Schedule::Every(period)) => {
+                monitor.insert(
+                    "schedule".into(),
+                    format!("every {}", interval(*period)).into(),
+                );
+            }
+            _ => {}
+        }
+        monitor.insert("timezone".into(), check.timezone().into());
+        if let Some(grace) = check.grace() {
+            monitor.insert(
+                "grace_seconds".into(),
+                whole_seconds(grace, 0, u64::MAX).into(),
+            );
+        }
+        if let Some(max) = check.max_runtime() {
+            monitor.insert(
+                "assertions".into(),
+                serde_json::json!([format!("metric.duration < {}", interval(max))]),
+            );
+        }
+        if let Some(runbook) = check.runbook() {
+            monitor.insert("note".into(), format!("runbook: {runbook}").into());
+        }
+        let body = serde_json::json!({ "monitors": [monitor] });
+        let mut ping = Ping::json(Method::PUT, http::join(api, &["monitors"]), &body);
+        ping.basic_auth = Some(self.api_key.clone());
+        ping
+    }
+}
+
+fn judge_upsert(reply: &http::Reply) -> Verdict {
+    let text = body::chars(reply.body.trim(), 300);
+    let reason = match reply.status.as_u16() {
+        200 | 201 => return Verdict::Delivered,
+        401 | 403 => format!(
+            "Cronitor rejected the API key for the monitors API ({}): it needs the monitor write \
+             permission, or turn upserts off with Cronitor::sync_monitors(false)",
+            reply.status
+        ),
+        400 => format!("Cronitor rejected the monitor definition (400): {text}"),
+        _ => return http::judge_status(reply),
+    };
+    Verdict::Reject { reason }
+}
+
+impl Target for CronitorTarget {
+    fn name(&self) -> &str {
+        "cronitor"
+    }
+
+    fn plan(&self, _event: &Event) -> Plan {
+        Plan::Send
+    }
+
+    fn send<'a>(&'a self, http: &'a HttpContext, event: &'a Event) -> BoxFuture<'a, Verdict> {
+        Box::pin(async move {
+            match http.send(self.ping(event)).await {
+                Ok(reply) => http::judge_status(&reply),
+                Err(verdict) => verdict,
+            }
+        })
+    }
+
+    fn upserts(&self) -> bool {
+        self.api.is_some()
+    }
+
+    fn upsert<'a>(&'a self, http: &'a HttpContext, check: &'a Check) -> BoxFuture<'a, Verdict> {
+        Box::pin(async move {
+            let Some(api) = &self.api else {
+                return Verdict::Delivered;
+            };
+            match http.send(self.upsert_request(api, check)).await {
+                Ok(reply) => judge_upsert(&reply),
+                Err(verdict) => verdict,
+            }
+        })
+    }
+}
