@@ -80,7 +80,7 @@ impl Drop for Inner {
     fn drop(&mut self) {
         // The worker keeps delivering for the shutdown timeout, then exits.
         if let Some(shared) = &self.shared {
-            shared.queue.close();
+            shared.close();
         }
     }
 }

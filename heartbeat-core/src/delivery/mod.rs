@@ -51,6 +51,10 @@ pub(crate) struct Shared {
     pub(crate) keepalives: Mutex<Vec<std::sync::Arc<crate::keepalive::KeepaliveState>>>,
     /// Checks whose monitors should be upserted, not yet picked up.
     pub(crate) upserts: Mutex<Vec<crate::check::Check>>,
+    /// Wakes the worker for flushes, keepalives, upserts and shutdown. Apart
+    /// from the queue's own wake-up so that a full worker can stop listening
+    /// to pushes (each would be a pointless wake) and still hear these.
+    pub(crate) control: tokio::sync::Notify,
 }
 
 impl Shared {
@@ -61,6 +65,7 @@ impl Shared {
             flushes: Mutex::new(Vec::new()),
             keepalives: Mutex::new(Vec::new()),
             upserts: Mutex::new(Vec::new()),
+            control: tokio::sync::Notify::new(),
         }
     }
 
@@ -95,22 +100,28 @@ impl Shared {
     }
 
     pub(crate) fn request_flush(&self, request: FlushRequest) {
-        hand_over(&self.flushes, request, &self.queue);
+        self.hand_over(&self.flushes, request);
     }
 
     pub(crate) fn add_keepalive(&self, state: std::sync::Arc<crate::keepalive::KeepaliveState>) {
-        hand_over(&self.keepalives, state, &self.queue);
+        self.hand_over(&self.keepalives, state);
     }
 
     pub(crate) fn request_upsert(&self, check: crate::check::Check) {
-        hand_over(&self.upserts, check, &self.queue);
+        self.hand_over(&self.upserts, check);
     }
-}
 
-/// Puts `item` where the worker will find it, and wakes the worker.
-fn hand_over<T>(list: &Mutex<Vec<T>>, item: T, queue: &Queue) {
-    list.lock().unwrap_or_else(|p| p.into_inner()).push(item);
-    queue.notify.notify_one();
+    /// Closes the queue and tells the worker to finish up.
+    pub(crate) fn close(&self) {
+        self.queue.close();
+        self.control.notify_one();
+    }
+
+    /// Puts `item` where the worker will find it, and wakes the worker.
+    fn hand_over<T>(&self, list: &Mutex<Vec<T>>, item: T) {
+        list.lock().unwrap_or_else(|p| p.into_inner()).push(item);
+        self.control.notify_one();
+    }
 }
 
 /// Takes everything from a hand-over list.

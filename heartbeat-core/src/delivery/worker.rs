@@ -155,8 +155,11 @@ impl Worker {
             .into_iter()
             .flatten()
             .min();
+            // Pushes only matter when there is room to take them.
+            let room = self.in_worker() < self.config.max_in_worker;
             tokio::select! {
-                () = self.shared.queue.notify.notified() => {}
+                () = self.shared.queue.notify.notified(), if room => {}
+                () = self.shared.control.notified() => {}
                 Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => {
                     if let Ok(done) = done {
                         self.finish(done);
