@@ -10,35 +10,56 @@ use std::time::{Duration, Instant};
 
 use heartbeat_core::test::{Fault, Receiver, Request};
 use heartbeat_core::{Check, Cronitor, Healthchecks, Monitor, MonitorBuilder, UrlTemplate};
-use support::{PATIENCE, fast};
+use support::{LogCapture, PATIENCE, fast};
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Healthchecks,
     Cronitor,
     BetterStack,
+    DeadMansSnitch,
+    UptimeKuma,
+    Cronhub,
 }
 
-const KINDS: [Kind; 3] = [Kind::Healthchecks, Kind::Cronitor, Kind::BetterStack];
+const KINDS: [Kind; 6] = [
+    Kind::Healthchecks,
+    Kind::Cronitor,
+    Kind::BetterStack,
+    Kind::DeadMansSnitch,
+    Kind::UptimeKuma,
+    Kind::Cronhub,
+];
 
 fn with_target(b: MonitorBuilder, kind: Kind, rx: &Receiver) -> Monitor {
+    let template = |t: UrlTemplate| t.base_url(rx.url());
     match kind {
         Kind::Healthchecks => b.healthchecks(Healthchecks::new().ping_url(rx.url()).ping_key("pk")),
         Kind::Cronitor => b.cronitor(Cronitor::new("ck").ping_url(rx.url())),
-        Kind::BetterStack => b.url_template(UrlTemplate::better_stack().base_url(rx.url())),
+        Kind::BetterStack => b.url_template(template(UrlTemplate::better_stack())),
+        Kind::DeadMansSnitch => b.url_template(template(UrlTemplate::dead_mans_snitch())),
+        Kind::UptimeKuma => b.url_template(template(UrlTemplate::uptime_kuma("unused"))),
+        Kind::Cronhub => b.url_template(template(UrlTemplate::cronhub())),
     }
     .build()
     .unwrap()
 }
 
 fn check() -> Check {
-    Check::builder("faulty-job")
-        .target_id("betterstack", "tok")
-        .build()
-        .unwrap()
+    let mut b = Check::builder("faulty-job");
+    for target in ["betterstack", "deadmanssnitch", "uptimekuma", "cronhub"] {
+        b = b.target_id(target, "tok");
+    }
+    b.build().unwrap()
 }
 
-/// The run id a request belongs to, and whether it is a final event.
+/// Whether this service gets a ping when a run starts.
+fn has_start(kind: Kind) -> bool {
+    matches!(kind, Kind::Healthchecks | Kind::Cronitor | Kind::Cronhub)
+}
+
+/// The run id a request belongs to (services without one: `None`), and
+/// whether it is a final event.
 fn classify(kind: Kind, r: &Request) -> (Option<String>, bool) {
     match kind {
         Kind::Healthchecks => (
@@ -49,8 +70,9 @@ fn classify(kind: Kind, r: &Request) -> (Option<String>, bool) {
             r.query("series").map(str::to_owned),
             r.query("state") != Some("run"),
         ),
-        // Better Stack has no run id and no start ping: every request is final.
-        Kind::BetterStack => (None, true),
+        Kind::Cronhub => (None, !r.path.starts_with("/start/")),
+        // No run id and no start ping: every request is final.
+        Kind::BetterStack | Kind::DeadMansSnitch | Kind::UptimeKuma => (None, true),
     }
 }
 
@@ -87,8 +109,8 @@ fn survive(kind: Kind, standing: Option<Fault>, scripted: Vec<Fault>) -> Vec<Req
     if standing == Some(Fault::Hang) {
         // Hold one request open, then run the jobs: they complete while the
         // service still holds it, so no run waits on the network.
-        let _held = monitor.start(&Check::new("holder").unwrap());
-        if !matches!(kind, Kind::BetterStack) {
+        let _held = monitor.start(&check());
+        if has_start(kind) {
             assert!(rx.wait_for_held(1, PATIENCE), "{kind:?}: nothing held");
         }
     }
@@ -98,7 +120,7 @@ fn survive(kind: Kind, standing: Option<Fault>, scripted: Vec<Fault>) -> Vec<Req
         [Ok(0), Err("job 1 failed".into()), Ok(20)],
         "{kind:?}"
     );
-    if standing == Some(Fault::Hang) && !matches!(kind, Kind::BetterStack) {
+    if standing == Some(Fault::Hang) && has_start(kind) {
         assert!(
             rx.held() >= 1,
             "{kind:?}: the runs finished while a request was held"
@@ -188,58 +210,84 @@ fn malformed_response() {
     }
 }
 
+/// One run against scripted faults; with a single run every attempt of its
+/// first event has the same URL, so retries are unambiguous even for
+/// services without a run id.
+fn single_run(kind: Kind, scripted: Vec<Fault>) -> Vec<Request> {
+    let rx = Receiver::start().unwrap();
+    rx.push_faults(scripted);
+    let monitor = with_target(fast(), kind, &rx);
+    monitor.start(&check()).success();
+    let report = monitor.flush_blocking(PATIENCE);
+    assert!(report.is_complete(), "{kind:?}: {report}");
+    assert_eq!(monitor.stats().failed, 0, "{kind:?}");
+    rx.requests()
+}
+
+fn gap(a: &Request, b: &Request) -> Duration {
+    b.received_at
+        .duration_since(a.received_at)
+        .unwrap_or_default()
+}
+
 #[test]
 fn unavailable_then_recovery_with_backoff() {
     for kind in KINDS {
-        let requests = survive(kind, None, vec![Fault::Status(503); 4]);
-        // The first four attempts failed, and each retry waited at least the
-        // jittered minimum of its backoff step (20 ms doubling, half fixed).
-        let t: Vec<_> = requests.iter().map(|r| r.received_at).collect();
-        assert!(requests.len() >= 4 + 3, "{kind:?}");
-        let mut retries_checked = 0;
-        for (i, r) in requests.iter().enumerate().take(4) {
-            // Find the retry of this exact request: same path and query.
-            if let Some(j) = requests[i + 1..]
-                .iter()
-                .position(|n| n.path == r.path && n.query == r.query)
-            {
-                let gap = t[i + 1 + j].duration_since(t[i]).unwrap_or_default();
-                assert!(
-                    gap >= Duration::from_millis(10),
-                    "{kind:?}: retry after {gap:?}"
-                );
-                retries_checked += 1;
-            }
+        survive(kind, None, vec![Fault::Status(503); 4]);
+        let r = single_run(kind, vec![Fault::Status(503); 4]);
+        // Four 503s, then the same request succeeds; retry k waits at least
+        // half of its step (20 ms doubling, "equal jitter").
+        assert!(r.len() >= 5, "{kind:?}: {} requests", r.len());
+        for k in 1..5 {
+            assert_eq!(
+                (&r[k].path, &r[k].query),
+                (&r[0].path, &r[0].query),
+                "{kind:?}"
+            );
+            let min = Duration::from_millis(10 << (k - 1));
+            let got = gap(&r[k - 1], &r[k]);
+            assert!(
+                got >= min,
+                "{kind:?}: retry {k} after {got:?}, expected at least {min:?}"
+            );
         }
-        assert!(retries_checked >= 1, "{kind:?}");
+        assert!(r[4].was_answered() && !r[3].was_answered(), "{kind:?}");
     }
 }
 
 #[test]
 fn rate_limited_honours_retry_after() {
     for kind in KINDS {
-        let requests = survive(
+        survive(
             kind,
             None,
             vec![Fault::TooManyRequests {
                 retry_after_secs: 1,
             }],
         );
-        let first = &requests[0];
-        let retry = requests[1..]
-            .iter()
-            .find(|n| n.path == first.path && n.query == first.query)
-            .expect("the rate-limited ping was retried");
-        let gap = retry.received_at.duration_since(first.received_at).unwrap();
+        let r = single_run(
+            kind,
+            vec![Fault::TooManyRequests {
+                retry_after_secs: 1,
+            }],
+        );
+        assert_eq!(
+            (&r[1].path, &r[1].query),
+            (&r[0].path, &r[0].query),
+            "{kind:?}"
+        );
+        let got = gap(&r[0], &r[1]);
         assert!(
-            gap >= Duration::from_millis(950),
-            "{kind:?}: retried after {gap:?}"
+            got >= Duration::from_millis(950),
+            "{kind:?}: retried after {got:?}"
         );
     }
 }
 
 #[test]
-fn client_errors_are_not_retried() {
+fn client_errors_are_not_retried_and_logged_once() {
+    let logs = LogCapture::default();
+    logs.install_global();
     for kind in KINDS {
         let rx = Receiver::start().unwrap();
         rx.set_fault(Fault::Status(404));
@@ -249,11 +297,7 @@ fn client_errors_are_not_retried() {
         let report = monitor.flush_blocking(PATIENCE);
         assert!(report.is_complete(), "{report}");
         let sent = rx.requests().len();
-        let expected = if matches!(kind, Kind::BetterStack) {
-            3
-        } else {
-            6
-        };
+        let expected = if has_start(kind) { 6 } else { 3 };
         assert_eq!(sent, expected, "{kind:?}: one request per event, no retry");
         let stats = monitor.stats();
         assert_eq!(
@@ -262,6 +306,13 @@ fn client_errors_are_not_retried() {
             "{kind:?}"
         );
     }
+    // Every service rejected every ping of the check, and each said so once.
+    let text = logs.text();
+    let rejections: Vec<_> = text
+        .lines()
+        .filter(|l| l.contains("ERROR") && l.contains("rejected") && l.contains("faulty-job"))
+        .collect();
+    assert_eq!(rejections.len(), KINDS.len(), "{rejections:#?}");
 }
 
 #[test]

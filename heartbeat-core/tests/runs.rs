@@ -289,9 +289,17 @@ fn keepalive_pings_while_progressing_and_stops_when_stuck() {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    // Stuck: after the tick in flight, nothing more is sent.
-    std::thread::sleep(every * 3);
-    let stuck_at = rx.requests().len();
+    // Stuck: once the tick covering the last progress is in, nothing more
+    // is sent. Wait for the count to settle (bounded), then watch it stay.
+    let mut stuck_at = rx.requests().len();
+    for _ in 0..20 {
+        std::thread::sleep(every * 4);
+        let now = rx.requests().len();
+        if now == stuck_at {
+            break;
+        }
+        stuck_at = now;
+    }
     std::thread::sleep(every * 6);
     assert_eq!(
         rx.requests().len(),

@@ -40,7 +40,10 @@ impl Worker {
     async fn run_async(&self) {}
 }
 
+fn assert_send<T: Send>(_: T) {}
+
 fn main() {
+    assert_send(interval_job("x"));
     plain();
     let _ = with_everything(1);
     let _ = interval_job("x");
