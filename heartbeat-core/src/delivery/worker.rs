@@ -70,6 +70,7 @@ pub(crate) fn spawn(
     std::thread::Builder::new()
         .name("heartbeat-delivery".into())
         .spawn(move || {
+            let _release = ReleaseOnExit(shared.clone());
             let worker = Worker {
                 slots: targets
                     .into_iter()
@@ -95,6 +96,19 @@ pub(crate) fn spawn(
             };
             runtime.block_on(worker.run());
         })
+}
+
+/// When the worker thread ends, normally or by a panic, nothing can be
+/// delivered any more: close the queue so pushes are counted as dropped, and
+/// drop pending flush requests so their callers return at once instead of
+/// waiting for an answer that cannot come.
+struct ReleaseOnExit(Arc<Shared>);
+
+impl Drop for ReleaseOnExit {
+    fn drop(&mut self) {
+        self.0.queue.close();
+        drop(take_all(&self.0.flushes));
+    }
 }
 
 struct Worker {

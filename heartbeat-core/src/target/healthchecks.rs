@@ -154,7 +154,9 @@ pub(crate) struct HealthchecksTarget {
 }
 
 impl HealthchecksTarget {
-    fn ping(&self, event: &Event) -> Ping {
+    /// The ping for an event; `None` for a check this target cannot address
+    /// (no UUID and no ping key), which `plan()` already filters out.
+    fn ping(&self, event: &Event) -> Option<Ping> {
         let suffix = match &event.kind {
             EventKind::Start => Some("start".to_owned()),
             EventKind::Success | EventKind::Heartbeat => None,
@@ -175,7 +177,7 @@ impl HealthchecksTarget {
                 ),
                 true,
             ),
-            (None, None) => unreachable!("plan() skips such checks"),
+            (None, None) => return None,
         };
         let mut url = url;
         {
@@ -196,7 +198,11 @@ impl HealthchecksTarget {
         };
         let limit = self.body_limit.load(Relaxed);
         let body = body::compose(message.as_deref(), event.log.as_deref(), limit);
-        Ping::new(Method::POST, url, (!body.is_empty()).then_some(body))
+        Some(Ping::new(
+            Method::POST,
+            url,
+            (!body.is_empty()).then_some(body),
+        ))
     }
 
     fn judge(&self, event: &Event, reply: &Reply) -> Verdict {
@@ -349,7 +355,13 @@ impl Target for HealthchecksTarget {
 
     fn send<'a>(&'a self, http: &'a HttpContext, event: &'a Event) -> BoxFuture<'a, Verdict> {
         Box::pin(async move {
-            match http.send(self.ping(event)).await {
+            let Some(ping) = self.ping(event) else {
+                return Verdict::Reject {
+                    reason: "the check has no Healthchecks UUID and the target has no ping key"
+                        .into(),
+                };
+            };
+            match http.send(ping).await {
                 Ok(reply) => self.judge(event, &reply),
                 Err(verdict) => verdict,
             }
