@@ -259,7 +259,7 @@ impl Monitor {
         };
         let (tx, rx) = futures::channel::oneshot::channel();
         shared.request_flush(FlushRequest {
-            deadline: Instant::now() + timeout,
+            deadline: delivery::after(Instant::now(), timeout),
             reply: tx,
         });
         // The worker answers by the deadline; it only fails to answer if its
@@ -475,7 +475,8 @@ impl MonitorBuilder {
 
     /// The most events waiting for delivery. When full, the least important
     /// events are dropped first (log, then start; final events last), and
-    /// every drop is counted in [`Stats::dropped`].
+    /// every drop is counted in [`Stats::dropped`]. The delivery thread holds
+    /// up to 1024 more (deliveries in flight or waiting to retry).
     pub fn queue_capacity(self, capacity: usize) -> Self {
         Self {
             queue_capacity: capacity,
@@ -560,6 +561,9 @@ impl MonitorBuilder {
         let upserts = targets.iter().any(|t| t.upserts());
         let shared = Arc::new(Shared::new(self.queue_capacity));
         let config = DeliveryConfig {
+            // Enough in-flight work to keep `concurrency` requests busy across
+            // many lanes; the rest waits in the queue, where overflow drops by
+            // importance. Memory is bounded by capacity + this.
             max_in_worker: self.queue_capacity.clamp(64, 1024),
             concurrency: self.concurrency,
             retry: self.retry,

@@ -340,3 +340,31 @@ fn keepalive_regardless_of_progress() {
 fn check_is_set() -> bool {
     std::hint::black_box(true)
 }
+
+#[test]
+fn huge_durations_mean_no_limit_not_a_panic() {
+    let rx = Receiver::start().unwrap();
+    let monitor = fast()
+        .healthchecks(Healthchecks::new().ping_url(rx.url()).ping_key("k"))
+        .shutdown_timeout(Duration::MAX)
+        .retry(heartbeat_core::RetryPolicy::new(
+            Duration::from_millis(20),
+            Duration::MAX,
+            Duration::MAX,
+        ))
+        .build()
+        .unwrap();
+    let check = Check::builder("forever")
+        .max_runtime(Duration::MAX)
+        .build()
+        .unwrap();
+    let _alive = monitor.keepalive(&check, Duration::MAX);
+    rx.push_faults([heartbeat_core::test::Fault::Status(500)]);
+    monitor.start(&check).success();
+    assert!(monitor.flush_blocking(Duration::MAX).is_complete());
+    assert_eq!(
+        rx.wait_for_requests(3, Duration::MAX).len(),
+        3,
+        "one retry, then both pings"
+    );
+}

@@ -124,6 +124,16 @@ impl Shared {
     }
 }
 
+/// `base + d`, or a time far enough away to mean "never" when that would
+/// overflow (`Instant + Duration` panics on overflow, and users may well pass
+/// `Duration::MAX` for "no limit").
+pub(crate) fn after(base: Instant, d: Duration) -> Instant {
+    const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    base.checked_add(d.min(FOREVER))
+        .or_else(|| base.checked_add(Duration::from_secs(24 * 3600)))
+        .unwrap_or(base)
+}
+
 /// Takes everything from a hand-over list.
 pub(crate) fn take_all<T>(list: &Mutex<Vec<T>>) -> Vec<T> {
     std::mem::take(&mut *list.lock().unwrap_or_else(|p| p.into_inner()))

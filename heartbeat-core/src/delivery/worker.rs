@@ -13,7 +13,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use super::{DeliveryConfig, RetryPolicy, Shared, take_all};
+use super::{DeliveryConfig, RetryPolicy, Shared, after, take_all};
 use crate::check::Check;
 use crate::event::{Event, EventKind};
 use crate::keepalive::KeepaliveState;
@@ -154,7 +154,7 @@ impl Worker {
             self.answer_flushes(false);
             if self.shared.queue.is_closed() {
                 let deadline = *closing_deadline
-                    .get_or_insert_with(|| Instant::now() + self.config.shutdown_timeout);
+                    .get_or_insert_with(|| after(Instant::now(), self.config.shutdown_timeout));
                 if self.is_idle() || Instant::now() >= deadline {
                     self.give_up_at_shutdown();
                     return;
@@ -338,7 +338,7 @@ impl Worker {
                 let elapsed = SystemTime::now()
                     .duration_since(event.at)
                     .unwrap_or_default();
-                let at = Instant::now() + max.saturating_sub(elapsed);
+                let at = after(Instant::now(), max.saturating_sub(elapsed));
                 self.watch.insert((at, event.run_id));
                 self.watched.insert(event.run_id, (at, event.clone()));
             }
@@ -385,7 +385,7 @@ impl Worker {
     fn tick_keepalives(&mut self, now: Instant) {
         for state in take_all(&self.shared.keepalives) {
             self.tickers.push(Ticker {
-                next: now + state.every,
+                next: after(now, state.every),
                 last_progress: state.progress.load(Relaxed),
                 stalled: false,
                 state,
@@ -399,7 +399,7 @@ impl Worker {
             if t.next > now {
                 return true;
             }
-            t.next = now + t.state.every;
+            t.next = after(now, t.state.every);
             let progress = t.state.progress.load(Relaxed);
             let slug = t.state.check.slug();
             if progress != t.last_progress || t.state.always.load(Relaxed) {
@@ -539,7 +539,7 @@ async fn deliver<'a>(
             Verdict::Retry { reason, after } => {
                 retry += 1;
                 let wait = policy.backoff(retry).max(after.unwrap_or_default());
-                if first.elapsed() + wait > policy.give_up_after {
+                if first.elapsed().saturating_add(wait) > policy.give_up_after {
                     count(|c| &c.failed);
                     return Outcome::Failed {
                         reason,

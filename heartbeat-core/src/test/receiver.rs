@@ -249,7 +249,9 @@ impl Receiver {
 
     /// Waits on the condition variable until `done` or the timeout.
     fn wait(&self, timeout: Duration, done: impl Fn(&State) -> bool) -> MutexGuard<'_, State> {
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now()
+            .checked_add(timeout)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(24 * 3600));
         let mut s = self.inner.lock();
         while !done(&s) {
             let left = deadline.saturating_duration_since(Instant::now());
