@@ -368,3 +368,26 @@ fn huge_durations_mean_no_limit_not_a_panic() {
         "one retry, then both pings"
     );
 }
+
+/// Built, used, flushed and dropped inside a current-thread runtime: the
+/// delivery thread owns its own runtime, so nothing here blocks the caller's
+/// runtime or panics with "cannot drop a runtime in an async context".
+#[tokio::test(flavor = "current_thread")]
+async fn works_inside_a_current_thread_runtime() {
+    let rx = Receiver::start().unwrap();
+    let monitor = monitor(&rx);
+    let check = Check::new("in-runtime").unwrap();
+    let out = monitor
+        .run(&check, async {
+            tokio::task::yield_now().await;
+            Ok::<_, SyncFailed>(1)
+        })
+        .await;
+    assert_eq!(out.unwrap(), 1);
+    assert!(monitor.flush(PATIENCE).await.is_complete());
+    assert_eq!(rx.requests().len(), 2);
+    monitor.start(&check).success();
+    drop(monitor.flush_on_drop(PATIENCE)); // a blocking flush, from async code
+    assert_eq!(rx.requests().len(), 4);
+    drop(monitor);
+}
