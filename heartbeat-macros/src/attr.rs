@@ -185,6 +185,9 @@ fn duration(input: ParseStream<'_>) -> syn::Result<Spanned<u64>> {
     })
 }
 
+/// The same check and suggestion as `Check::build` in heartbeat-core: a
+/// proc-macro crate cannot call into the crate that re-exports it, and time
+/// zones (unlike cron and slugs) have no `const fn` validator to share.
 fn check_tz(tz: &Spanned<String>) -> syn::Result<()> {
     if tz.value.parse::<chrono_tz::Tz>().is_ok() {
         return Ok(());

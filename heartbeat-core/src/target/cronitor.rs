@@ -250,12 +250,7 @@ impl Target for CronitorTarget {
     }
 
     fn send<'a>(&'a self, http: &'a HttpContext, event: &'a Event) -> BoxFuture<'a, Verdict> {
-        Box::pin(async move {
-            match http.send(self.ping(event)).await {
-                Ok(reply) => http::judge_status(&reply),
-                Err(verdict) => verdict,
-            }
-        })
+        Box::pin(async move { http.exchange(self.ping(event), http::judge_status).await })
     }
 
     fn upserts(&self) -> bool {
@@ -267,10 +262,8 @@ impl Target for CronitorTarget {
             let Some(api) = &self.api else {
                 return Verdict::Delivered;
             };
-            match http.send(self.upsert_request(api, check)).await {
-                Ok(reply) => judge_upsert(&reply),
-                Err(verdict) => verdict,
-            }
+            http.exchange(self.upsert_request(api, check), judge_upsert)
+                .await
         })
     }
 }

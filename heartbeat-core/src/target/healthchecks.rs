@@ -361,10 +361,7 @@ impl Target for HealthchecksTarget {
                         .into(),
                 };
             };
-            match http.send(ping).await {
-                Ok(reply) => self.judge(event, &reply),
-                Err(verdict) => verdict,
-            }
+            http.exchange(ping, |reply| self.judge(event, reply)).await
         })
     }
 
@@ -377,10 +374,8 @@ impl Target for HealthchecksTarget {
             let Some((api, key)) = &self.api else {
                 return Verdict::Delivered;
             };
-            match http.send(self.upsert_request(api, key, check)).await {
-                Ok(reply) => Self::judge_upsert(&reply),
-                Err(verdict) => verdict,
-            }
+            http.exchange(self.upsert_request(api, key, check), Self::judge_upsert)
+                .await
         })
     }
 }

@@ -110,6 +110,21 @@ impl HttpContext {
     }
 }
 
+impl HttpContext {
+    /// Sends `ping` and judges the reply with `judge`; a transport failure
+    /// is already a [`Verdict::Retry`].
+    pub(crate) async fn exchange(
+        &self,
+        ping: Ping,
+        judge: impl FnOnce(&Reply) -> Verdict,
+    ) -> Verdict {
+        match self.send(ping).await {
+            Ok(reply) => judge(&reply),
+            Err(verdict) => verdict,
+        }
+    }
+}
+
 /// A transport error as a retry, described without its URL (which can hold
 /// a key). reqwest keeps the useful part (refused, reset…) in the source chain.
 fn transport(err: reqwest::Error) -> Verdict {

@@ -414,19 +414,17 @@ impl Target for UrlTemplateTarget {
                     reason: "the template gave an invalid URL for this check".into(),
                 };
             };
-            match http.send(ping).await {
-                Ok(reply) => match &self.reject_body {
-                    Some(text) if reply.body.contains(text.as_str()) => Verdict::Reject {
-                        reason: format!(
-                            "HTTP {}: {}",
-                            reply.status,
-                            body::chars(reply.body.trim(), 200)
-                        ),
-                    },
-                    _ => http::judge_status(&reply),
+            http.exchange(ping, |reply| match &self.reject_body {
+                Some(text) if reply.body.contains(text.as_str()) => Verdict::Reject {
+                    reason: format!(
+                        "HTTP {}: {}",
+                        reply.status,
+                        body::chars(reply.body.trim(), 200)
+                    ),
                 },
-                Err(verdict) => verdict,
-            }
+                _ => http::judge_status(reply),
+            })
+            .await
         })
     }
 }
