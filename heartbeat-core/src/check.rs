@@ -411,13 +411,17 @@ pub const fn validate_slug_const(slug: &str) -> Result<(), &'static str> {
     }
     let mut i = 0;
     while i < b.len() {
-        let c = b[i];
-        if !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_') {
+        if !is_slug_byte(b[i]) {
             return Err("a slug may only have lowercase a-z, 0-9, '-' and '_'");
         }
         i += 1;
     }
     Ok(())
+}
+
+/// The characters every service accepts in a slug (Healthchecks' rule).
+const fn is_slug_byte(c: u8) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_'
 }
 
 /// Checks a slug against the rules every target accepts.
@@ -432,7 +436,7 @@ fn validate_slug(slug: &str) -> Result<(), CheckError> {
     }
     if let Some((pos, c)) = slug
         .char_indices()
-        .find(|&(_, c)| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'))
+        .find(|&(_, c)| !c.is_ascii() || !is_slug_byte(c as u8))
     {
         return Err(invalid(format!(
             "character {c:?} at byte {pos} is not allowed; use lowercase a-z, 0-9, '-' and '_'"
@@ -452,7 +456,7 @@ fn validate_slug(slug: &str) -> Result<(), CheckError> {
 fn suggest_slug(slug: &str) -> Option<String> {
     let mut out = String::new();
     for c in slug.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' {
+        if c != '-' && c.is_ascii() && is_slug_byte(c as u8) {
             out.push(c);
         } else if !out.is_empty() && !out.ends_with('-') {
             out.push('-');
