@@ -30,10 +30,15 @@ pub fn init(monitor: Monitor) -> FlushGuard {
     guard
 }
 
-/// The process-wide default monitor: the one given to [`init`], or a
-/// log-only monitor (jobs run and log, nothing is sent) when there is none.
+/// The process-wide default monitor: the one given to [`init`], or, when
+/// there is none, a monitor with no target (jobs run and log, nothing is
+/// sent; max-runtime warnings still fire). That one is built on first use.
 pub fn global() -> &'static Monitor {
-    GLOBAL
-        .get()
-        .unwrap_or_else(|| LOG_ONLY.get_or_init(Monitor::log_only))
+    GLOBAL.get().unwrap_or_else(|| {
+        LOG_ONLY.get_or_init(|| {
+            Monitor::builder()
+                .build()
+                .unwrap_or_else(|_| Monitor::log_only())
+        })
+    })
 }

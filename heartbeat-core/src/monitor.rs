@@ -100,7 +100,10 @@ impl Monitor {
         MonitorBuilder::from_env()?.build()
     }
 
-    /// A monitor with no targets: jobs run and log, nothing is sent.
+    /// A monitor with no targets and no delivery thread: jobs run and log
+    /// their start and finish, nothing is sent, and nothing runs in the
+    /// background (so no max-runtime warning and no keepalive ticks). A
+    /// builder with no target gives a monitor that keeps those timers.
     pub fn log_only() -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -231,9 +234,9 @@ impl Monitor {
         guard.conclude(result, outcome)
     }
 
-    /// Whether any target is configured.
+    /// Whether any target is configured (otherwise runs are only logged).
     pub fn is_enabled(&self) -> bool {
-        self.inner.shared.is_some()
+        !self.inner.targets.is_empty()
     }
 
     /// The names of the configured targets.
@@ -522,7 +525,7 @@ impl MonitorBuilder {
     ///   [`ConfigError::InvalidTemplate`] for a target's settings;
     /// - [`ConfigError::InvalidSetting`] for a zero capacity, concurrency or timeout;
     /// - [`ConfigError::Worker`] if the thread or HTTP client cannot start.
-    pub fn build(self) -> Result<Monitor, ConfigError> {
+    pub fn build(mut self) -> Result<Monitor, ConfigError> {
         let invalid = |setting: &str, reason: &str| ConfigError::InvalidSetting {
             setting: setting.into(),
             reason: reason.into(),
@@ -537,19 +540,48 @@ impl MonitorBuilder {
             return Err(invalid("request_timeout", "must be more than zero"));
         }
         let mut targets: Vec<Arc<dyn Target>> = Vec::new();
-        if let Some(hc) = self.healthchecks {
+        if let Some(hc) = self.healthchecks.take() {
             targets.push(Arc::new(hc.build()?));
         }
-        if let Some(c) = self.cronitor {
+        if let Some(c) = self.cronitor.take() {
             targets.push(Arc::new(c.build(self.environment.as_deref())?));
         }
-        for t in self.templates {
+        for t in std::mem::take(&mut self.templates) {
             targets.push(Arc::new(t.build()?));
         }
         if targets.is_empty() {
+            // Still start the delivery thread: it owns the timers, so runs
+            // past their max runtime and stalled keepalives are still logged.
             tracing::info!(target: "heartbeat", "no monitoring target configured: runs are logged, nothing is sent");
-            return Ok(Monitor::log_only());
         }
+        let no_targets = targets.is_empty();
+        let started = self.start_worker(targets);
+        let (shared, names, upserts) = match started {
+            Ok(v) => v,
+            // Without targets nothing needs the thread badly enough to fail
+            // a log-only configuration: fall back to the thread-free monitor.
+            Err(e) if no_targets => {
+                tracing::debug!(target: "heartbeat", "no delivery thread for a monitor without targets: {e}");
+                return Ok(Monitor::log_only());
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(Monitor {
+            inner: Arc::new(Inner {
+                shared: Some(shared),
+                targets: names,
+                flush_timeout: self.shutdown_timeout,
+                upserts,
+                upserted: Mutex::default(),
+            }),
+        })
+    }
+
+    /// The HTTP client and the delivery thread for `targets`.
+    fn start_worker(
+        &self,
+        targets: Vec<Arc<dyn Target>>,
+    ) -> Result<(Arc<Shared>, Vec<String>, bool), ConfigError> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("heartbeat/", env!("CARGO_PKG_VERSION")))
             .timeout(self.request_timeout)
@@ -571,15 +603,7 @@ impl MonitorBuilder {
         };
         delivery::spawn(shared.clone(), targets, HttpContext { client }, config)
             .map_err(|e| ConfigError::Worker(e.to_string()))?;
-        Ok(Monitor {
-            inner: Arc::new(Inner {
-                shared: Some(shared),
-                targets: names,
-                flush_timeout: self.shutdown_timeout,
-                upserts,
-                upserted: Mutex::default(),
-            }),
-        })
+        Ok((shared, names, upserts))
     }
 }
 
