@@ -74,12 +74,15 @@ pub struct Event {
 }
 
 impl Event {
-    pub(crate) fn new(check: Check, run_id: Uuid, kind: EventKind) -> Self {
+    /// An event that happened at `at`. The caller passes the time so that a
+    /// run's final event can be stamped from its start and its monotonic
+    /// duration, without another clock read on the job path.
+    pub(crate) fn new(check: Check, run_id: Uuid, kind: EventKind, at: SystemTime) -> Self {
         Self {
             check,
             run_id,
             kind,
-            at: SystemTime::now(),
+            at,
             duration: None,
             message: None,
             log: None,

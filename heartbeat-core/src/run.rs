@@ -34,6 +34,9 @@ pub struct RunGuard {
     check: Check,
     run_id: Uuid,
     started: Instant,
+    /// Wall-clock start; the finish time is derived from it and the
+    /// monotonic duration, which saves a clock read on the job path.
+    started_at: SystemTime,
     span: Span,
     log: Mutex<String>,
     finished: bool,
@@ -58,9 +61,10 @@ impl RunGuard {
     pub(crate) fn start(monitor: &Monitor, check: &Check) -> Self {
         let run_id = Uuid::new_v4();
         let span = tracing::info_span!(target: "heartbeat", "run", check = check.slug(), %run_id);
-        let event = Event::new(check.clone(), run_id, EventKind::Start);
+        let event = Event::new(check.clone(), run_id, EventKind::Start, SystemTime::now());
+        let started_at = event.at;
         span.in_scope(|| {
-            tracing::info!(target: "heartbeat", started_at = %Utc(event.at), "run started");
+            tracing::info!(target: "heartbeat", started_at = %Utc(started_at), "run started");
         });
         monitor.push(event);
         Self {
@@ -68,6 +72,7 @@ impl RunGuard {
             check: check.clone(),
             run_id,
             started: Instant::now(),
+            started_at,
             span,
             log: Mutex::new(String::new()),
             finished: false,
@@ -162,7 +167,8 @@ impl RunGuard {
             Outcome::ExitCode(0) => (EventKind::ExitCode(0), None),
             Outcome::ExitCode(c) => (EventKind::ExitCode(c), Some(format!("exit code {c}"))),
         };
-        let mut event = Event::new(self.check.clone(), self.run_id, kind);
+        let at = self.started_at + duration;
+        let mut event = Event::new(self.check.clone(), self.run_id, kind, at);
         event.duration = Some(duration);
         let _entered = self.span.enter();
         if event.kind.is_failure() {

@@ -131,7 +131,12 @@ mod tests {
     use crate::event::EventKind;
 
     fn ev(kind: EventKind, n: u128) -> Event {
-        Event::new(Check::new("q").unwrap(), uuid::Uuid::from_u128(n), kind)
+        Event::new(
+            Check::new("q").unwrap(),
+            uuid::Uuid::from_u128(n),
+            kind,
+            std::time::SystemTime::now(),
+        )
     }
 
     #[test]

@@ -375,7 +375,12 @@ impl Worker {
                 priority = %start.check.priority(),
                 "run is taking too long: {message}"
             );
-            let mut event = Event::new(start.check.clone(), run_id, EventKind::Log);
+            let mut event = Event::new(
+                start.check.clone(),
+                run_id,
+                EventKind::Log,
+                SystemTime::now(),
+            );
             event.message = Some(message);
             self.shared.push(event);
         }
@@ -407,7 +412,12 @@ impl Worker {
                     tracing::info!(target: "heartbeat", check = slug, "progress resumed; heartbeats resume");
                 }
                 t.last_progress = progress;
-                shared.push(Event::new(t.state.check.clone(), Uuid::new_v4(), EventKind::Heartbeat));
+                shared.push(Event::new(
+                    t.state.check.clone(),
+                    Uuid::new_v4(),
+                    EventKind::Heartbeat,
+                    SystemTime::now(),
+                ));
             } else if !std::mem::replace(&mut t.stalled, true) {
                 tracing::warn!(
                     target: "heartbeat",
