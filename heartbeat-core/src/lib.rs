@@ -27,15 +27,47 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # The pieces
+//!
+//! - [`Check`]: what is monitored, validated when built (slug, ids,
+//!   [`Schedule`], time zone, grace, max runtime, runbook, [`Priority`]).
+//! - [`Monitor`]: the handle. [`Monitor::start`] gives a [`RunGuard`];
+//!   [`Monitor::run`] / [`Monitor::run_blocking`] wrap a job whose output
+//!   ([`RunOutcome`]) decides success or failure; [`Monitor::keepalive`]
+//!   pings for a long-running process while it makes progress.
+//! - `#[job]` (feature `macros`): the same for an annotated function,
+//!   through the process-wide monitor of [`init`] / [`global`].
+//! - Targets: [`Healthchecks`], [`Cronitor`], and [`UrlTemplate`] with
+//!   presets for Better Stack, Dead Man's Snitch, Uptime Kuma and Cronhub.
+//!   With an API key, scheduled checks get their monitor created or updated
+//!   (Healthchecks Management API v3, Cronitor monitors API).
+//! - Delivery: [`RetryPolicy`], [`Stats`], [`FlushReport`].
+//!
+//! ```no_run
+//! use heartbeat_core::{Monitor, job};
+//!
+//! #[job(schedule = "0 3 * * *", tz = "Europe/Paris", max_runtime = "1h", priority = P1)]
+//! fn nightly_backup() -> Result<(), std::io::Error> {
+//!     Ok(())
+//! }
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let _flush = heartbeat_core::init(Monitor::from_env()?);
+//!     nightly_backup()?;
+//!     Ok(())
+//! }
+//! ```
+//!
 //! # Configuration from the environment
 //!
 //! [`Monitor::from_env`] reads the variables in [`env`](mod@crate::env); each one set enables
-//! its target, and none set gives a log-only monitor.
+//! its target, and none set gives a monitor that only logs.
 //!
 //! # Feature flags
 //!
 //! | feature | default | what |
 //! |---|---|---|
+//! | `macros` | yes | the `#[job]` attribute (crate `heartbeat-macros`) |
 //! | `test` | no | [`test::Receiver`], a recording, misbehaving loopback HTTP server for testing your own monitoring |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
