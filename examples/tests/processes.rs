@@ -111,3 +111,19 @@ fn cron_job_failure_is_flushed_then_exits_non_zero() {
          runbook: https://wiki.example.com/runbooks/nightly-backup"
     );
 }
+
+#[test]
+fn consumer_sends_heartbeats_and_one_run_per_message() {
+    let rx = Receiver::start().unwrap();
+    let out = command("consumer", &rx).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let requests = rx.requests();
+    let count = |path: &str| requests.iter().filter(|r| r.path == path).count();
+    assert_eq!(count("/child-key/order-message/start"), 12);
+    assert_eq!(count("/child-key/order-message"), 10);
+    assert_eq!(count("/child-key/order-message/fail"), 2);
+    // 12 × 50 ms of progress with a 200 ms interval: at least two ticks.
+    assert!(count("/child-key/orders-consumer") >= 2, "{requests:?}");
+    let fail = requests.iter().find(|r| r.path.ends_with("/fail")).unwrap();
+    assert_eq!(fail.body, "message 4 rejected by the downstream API");
+}

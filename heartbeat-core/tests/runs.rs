@@ -391,3 +391,14 @@ async fn works_inside_a_current_thread_runtime() {
     assert_eq!(rx.requests().len(), 4);
     drop(monitor);
 }
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn shared_across_threads<T: Send + Sync>() {}
+    shared_across_threads::<Monitor>();
+    shared_across_threads::<Check>();
+    shared_across_threads::<heartbeat_core::RunGuard>();
+    shared_across_threads::<heartbeat_core::Keepalive>();
+    shared_across_threads::<heartbeat_core::FlushGuard>();
+    shared_across_threads::<heartbeat_core::test::Receiver>();
+}
