@@ -374,3 +374,27 @@ fn missing_target_id_is_skipped_not_sent() {
     assert!(report.is_complete());
     assert!(rx.requests().is_empty());
 }
+
+#[test]
+fn template_bodies_keep_the_message_and_the_newest_log_lines() {
+    let rx = Receiver::start().unwrap();
+    let monitor = templated(&rx, UrlTemplate::cronhub());
+    let check = Check::builder("job")
+        .target_id("cronhub", "c-uuid")
+        .build()
+        .unwrap();
+    let run = monitor.start(&check);
+    for i in 0..500 {
+        run.log(format_args!("line {i}"));
+    }
+    run.fail_message("boom");
+    flushed(&monitor);
+    let fail = rx
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/fail/c-uuid")
+        .unwrap();
+    assert!(fail.body.chars().count() <= 1000, "{}", fail.body.len());
+    assert!(fail.body.starts_with("boom\n\n"), "{}", fail.body);
+    assert!(fail.body.ends_with("line 499\n"), "{}", fail.body);
+}

@@ -372,14 +372,12 @@ impl UrlTemplateTarget {
                 .unwrap_or_default(),
         });
         let url = Url::parse(&url).ok()?;
-        let body = self.post_body.then(|| {
-            let limit = self.max_message_chars * 4; // bytes for that many chars
-            body::chars(
-                &body::compose(Some(&message), event.log.as_deref(), limit),
-                self.max_message_chars,
-            )
-            .to_owned()
-        });
+        // A byte limit equal to the character limit: never over it, and the
+        // cut falls on the log's oldest lines, as everywhere else.
+        let body = self
+            .post_body
+            .then(|| body::compose(Some(&message), event.log.as_deref(), self.max_message_chars))
+            .filter(|b| !b.is_empty());
         let method = if self.post_body {
             Method::POST
         } else {
