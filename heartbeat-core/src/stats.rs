@@ -27,7 +27,8 @@ pub struct Stats {
     /// Deliveries given up: rejected by the service (4xx, unknown check) or
     /// still failing when the retry budget ran out.
     pub failed: u64,
-    /// Events queued or in delivery right now.
+    /// Work not finished right now: events waiting in the queue, plus
+    /// deliveries the worker holds (one per target per event).
     pub pending: u64,
 }
 
