@@ -4,8 +4,9 @@
 //! worker thread with its own single-threaded tokio runtime (so it works
 //! whether or not the caller runs in one) drains the queue, fans each event
 //! out to the targets, and delivers with retries. Each (target, run) pair is
-//! a *lane*: a lane delivers one event at a time, so a run's start reaches
-//! a service before its finish, while different lanes run concurrently.
+//! a *lane*: one task delivers a lane's events one at a time, carrying on
+//! with the next itself, so a run's start reaches a service before its
+//! finish, while different lanes run concurrently.
 
 pub(crate) mod queue;
 mod retry;

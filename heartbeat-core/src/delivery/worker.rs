@@ -33,6 +33,45 @@ struct Slot {
 
 type LaneKey = (usize, Uuid);
 
+/// The events of one (target, run) pair, delivered in order by one task at
+/// a time. The task carries on with the lane's next event itself, so a run's
+/// finish does not wait for the worker loop to notice its start went out.
+#[derive(Debug, Default)]
+struct LaneState {
+    events: VecDeque<Arc<Event>>,
+    /// Whether a task is delivering this lane's events.
+    running: bool,
+}
+
+type Lane = Arc<Mutex<LaneState>>;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Remembers which configuration problems were logged, so each is reported
+/// once per (target, check, reason) rather than once per ping. Shared with
+/// the lane tasks, which log their own rejections.
+#[derive(Debug, Default)]
+struct Reporter(Mutex<HashSet<(String, String, String)>>);
+
+impl Reporter {
+    /// ERROR the first time, DEBUG after that.
+    fn report_once(&self, service: &str, slug: &str, reason: &str, what: &str) {
+        let key = (service.to_owned(), slug.to_owned(), reason.to_owned());
+        if lock(&self.0).insert(key) {
+            tracing::error!(
+                target: "heartbeat",
+                service,
+                check = slug,
+                "heartbeat {what}: {reason} (reported once per check)"
+            );
+        } else {
+            tracing::debug!(target: "heartbeat", service, check = slug, "heartbeat {what}: {reason}");
+        }
+    }
+}
+
 /// How a delivery ended.
 enum Outcome {
     Delivered,
@@ -45,7 +84,8 @@ enum Outcome {
 
 /// What a finished task was.
 enum Done {
-    Lane(LaneKey, Outcome),
+    /// A lane's task ran out of events.
+    Lane(LaneKey),
     Upsert(usize, Check, Outcome),
 }
 
@@ -89,7 +129,7 @@ pub(crate) fn spawn(
                 lanes: HashMap::new(),
                 tasks: JoinSet::new(),
                 upserts_running: 0,
-                reported: HashSet::new(),
+                reporter: Arc::new(Reporter::default()),
                 tickers: Vec::new(),
                 watch: BTreeSet::new(),
                 watched: HashMap::new(),
@@ -117,13 +157,11 @@ struct Worker {
     http: HttpContext,
     config: DeliveryConfig,
     semaphore: Arc<Semaphore>,
-    /// A lane exists while it has work; its front event is being delivered.
-    lanes: HashMap<LaneKey, VecDeque<Arc<Event>>>,
+    /// A lane exists while it has work or its task has not reported back.
+    lanes: HashMap<LaneKey, Lane>,
     tasks: JoinSet<Done>,
     upserts_running: usize,
-    /// (target, check, reason) already logged, so configuration errors are
-    /// reported once per check rather than once per ping.
-    reported: HashSet<(usize, String, String)>,
+    reporter: Arc<Reporter>,
     tickers: Vec<Ticker>,
     /// Running runs with a max runtime, by deadline; `watched` indexes them
     /// by run id so a final event can remove its run.
@@ -213,26 +251,60 @@ impl Worker {
             }
             self.shared.counters.in_worker.fetch_add(1, Relaxed);
             let key = (idx, event.run_id);
-            let lane = self.lanes.entry(key).or_default();
-            lane.push_back(event.clone());
-            if lane.len() == 1 {
-                self.start(key, event.clone());
+            let lane = self.lanes.entry(key).or_default().clone();
+            let idle = {
+                let mut l = lock(&lane);
+                l.events.push_back(event.clone());
+                !std::mem::replace(&mut l.running, true)
+            };
+            if idle {
+                self.start(key, lane);
             }
         }
     }
 
-    fn start(&mut self, key: LaneKey, event: Arc<Event>) {
+    /// Spawns the task that delivers `lane`'s events, in order, until the
+    /// lane is empty.
+    fn start(&mut self, key: LaneKey, lane: Lane) {
         let slot = self.slots[key.0].clone();
         let http = self.http.clone();
         let semaphore = self.semaphore.clone();
         let shared = self.shared.clone();
+        let reporter = self.reporter.clone();
         let policy = self.config.retry;
         self.tasks.spawn(async move {
-            let outcome = deliver(&slot, &semaphore, Some(&shared.counters), policy, || {
-                slot.target.send(&http, &event)
-            })
-            .await;
-            Done::Lane(key, outcome)
+            loop {
+                let Some(event) = lock(&lane).events.front().cloned() else {
+                    break;
+                };
+                let outcome = deliver(&slot, &semaphore, Some(&shared.counters), policy, || {
+                    slot.target.send(&http, &event)
+                })
+                .await;
+                shared.counters.in_worker.fetch_sub(1, Relaxed);
+                if let Outcome::Failed { reason, permanent } = outcome {
+                    let service = slot.target.name();
+                    if permanent {
+                        reporter.report_once(service, event.check.slug(), &reason, "rejected");
+                    } else {
+                        tracing::error!(
+                            target: "heartbeat",
+                            service,
+                            check = event.check.slug(),
+                            event = event.kind.name(),
+                            run_id = %event.run_id,
+                            "heartbeat ping lost: still failing after the retry budget ({reason})"
+                        );
+                    }
+                }
+                let mut l = lock(&lane);
+                l.events.pop_front();
+                if l.events.is_empty() {
+                    l.running = false;
+                    break;
+                }
+            }
+            Done::Lane(key)
         });
     }
 
@@ -259,7 +331,17 @@ impl Worker {
 
     fn finish(&mut self, done: Done) {
         match done {
-            Done::Lane(key, outcome) => self.finish_lane(key, outcome),
+            Done::Lane(key) => {
+                // Drop the lane unless an event arrived after its task stopped
+                // (then a new task is already delivering it).
+                let finished = self.lanes.get(&key).is_some_and(|lane| {
+                    let l = lock(lane);
+                    !l.running && l.events.is_empty()
+                });
+                if finished {
+                    self.lanes.remove(&key);
+                }
+            }
             Done::Upsert(idx, check, outcome) => {
                 self.upserts_running -= 1;
                 let service = self.slots[idx].target.name().to_owned();
@@ -280,55 +362,9 @@ impl Worker {
         }
     }
 
-    /// A lane's front delivery ended: log it, then start the lane's next event.
-    fn finish_lane(&mut self, key: LaneKey, outcome: Outcome) {
-        let Some(lane) = self.lanes.get_mut(&key) else {
-            return;
-        };
-        let Some(event) = lane.pop_front() else {
-            return;
-        };
-        self.shared.counters.in_worker.fetch_sub(1, Relaxed);
-        let next = lane.front().cloned();
-        if next.is_none() {
-            self.lanes.remove(&key);
-        }
-        if let Outcome::Failed { reason, permanent } = outcome {
-            if permanent {
-                self.report_once(key.0, event.check.slug(), &reason, "rejected");
-            } else {
-                tracing::error!(
-                    target: "heartbeat",
-                    service = self.slots[key.0].target.name(),
-                    check = event.check.slug(),
-                    event = event.kind.name(),
-                    run_id = %event.run_id,
-                    "heartbeat ping lost: still failing after the retry budget ({reason})"
-                );
-            }
-        }
-        if let Some(next) = next {
-            self.start(key, next);
-        }
-    }
-
-    /// Logs a configuration problem at ERROR the first time it is seen for a
-    /// check, and at DEBUG after that.
-    fn report_once(&mut self, idx: usize, slug: &str, reason: &str, what: &str) {
-        let service = self.slots[idx].target.name();
-        if self
-            .reported
-            .insert((idx, slug.to_owned(), reason.to_owned()))
-        {
-            tracing::error!(
-                target: "heartbeat",
-                service,
-                check = slug,
-                "heartbeat {what}: {reason} (reported once per check)"
-            );
-        } else {
-            tracing::debug!(target: "heartbeat", service, check = slug, "heartbeat {what}: {reason}");
-        }
+    fn report_once(&self, idx: usize, slug: &str, reason: &str, what: &str) {
+        self.reporter
+            .report_once(self.slots[idx].target.name(), slug, reason, what);
     }
 
     /// Starts watching a run with a max runtime; stops when it finishes.
@@ -434,7 +470,12 @@ impl Worker {
         let mut out = Vec::new();
         for ((idx, _), lane) in &self.lanes {
             let name = self.slots[*idx].target.name();
-            out.extend(lane.iter().map(|e| Undelivered::of(e, Some(name))));
+            out.extend(
+                lock(lane)
+                    .events
+                    .iter()
+                    .map(|e| Undelivered::of(e, Some(name))),
+            );
         }
         self.shared.queue.describe(&mut out);
         out
