@@ -6,6 +6,24 @@ use uuid::Uuid;
 
 use crate::check::Check;
 
+/// The id of one run, shared by all its events: sent as Healthchecks `rid`
+/// and Cronitor `series`. Displays as a lowercase hyphenated UUID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RunId(pub(crate) Uuid);
+
+impl RunId {
+    /// The id's 16 bytes.
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        self.0.as_bytes()
+    }
+}
+
+impl std::fmt::Display for RunId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0.hyphenated(), f)
+    }
+}
+
 /// What happened in a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -95,8 +113,8 @@ impl Event {
     }
 
     /// The run's id, shared by all events of one run.
-    pub fn run_id(&self) -> Uuid {
-        self.run_id
+    pub fn run_id(&self) -> RunId {
+        RunId(self.run_id)
     }
 
     /// What happened.

@@ -95,7 +95,7 @@ pub mod test;
 pub use check::{Check, CheckBuilder, MAX_SLUG_LEN};
 pub use delivery::RetryPolicy;
 pub use error::{CheckError, ConfigError};
-pub use event::{Event, EventKind};
+pub use event::{Event, EventKind, RunId};
 pub use global::{global, init};
 pub use keepalive::Keepalive;
 pub use monitor::{FlushGuard, Monitor, MonitorBuilder, env};

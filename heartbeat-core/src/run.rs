@@ -8,7 +8,7 @@ use tracing::Span;
 use uuid::Uuid;
 
 use crate::check::Check;
-use crate::event::{Event, EventKind};
+use crate::event::{Event, EventKind, RunId};
 use crate::monitor::Monitor;
 use crate::outcome::Outcome;
 
@@ -80,8 +80,8 @@ impl RunGuard {
     }
 
     /// This run's id (sent as Healthchecks `rid`, Cronitor `series`).
-    pub fn run_id(&self) -> Uuid {
-        self.run_id
+    pub fn run_id(&self) -> RunId {
+        RunId(self.run_id)
     }
 
     /// The check being run.

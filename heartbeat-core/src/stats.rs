@@ -3,9 +3,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use uuid::Uuid;
-
-use crate::event::Event;
+use crate::event::{Event, RunId};
 
 /// A snapshot of a monitor's delivery counters, from [`Monitor::stats`](crate::Monitor::stats).
 ///
@@ -65,7 +63,7 @@ pub struct Undelivered {
     /// The event kind ("start", "success", "fail", …).
     pub event: &'static str,
     /// The run id.
-    pub run_id: Uuid,
+    pub run_id: RunId,
     /// The target it was bound for, or `None` while still queued (all targets).
     pub target: Option<String>,
 }
@@ -75,7 +73,7 @@ impl Undelivered {
         Self {
             check: event.check.slug().to_owned(),
             event: event.kind.name(),
-            run_id: event.run_id,
+            run_id: RunId(event.run_id),
             target: target.map(str::to_owned),
         }
     }
