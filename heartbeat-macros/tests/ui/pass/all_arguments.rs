@@ -25,6 +25,15 @@ async fn interval_job(name: &str) -> Result<usize, std::io::Error> {
     Ok(name.len())
 }
 
+#[job(slug = "generic-job")]
+fn generic<T: std::fmt::Display, I>(value: T, items: I) -> Result<String, std::fmt::Error>
+where
+    I: IntoIterator<Item = u32>,
+{
+    let total: u32 = items.into_iter().sum();
+    Ok(format!("{value}: {total}"))
+}
+
 struct Worker {
     count: u32,
 }
@@ -45,6 +54,7 @@ fn assert_send<T: Send>(_: T) {}
 fn main() {
     assert_send(interval_job("x"));
     plain();
+    let _ = generic("sum", [1, 2, 3]);
     let _ = with_everything(1);
     let _ = interval_job("x");
     let mut w = Worker { count: 0 };
