@@ -328,6 +328,7 @@ async fn connection(inner: Arc<Inner>, mut stream: TcpStream) {
             (fault, s.status, s.body.clone(), s.headers.clone())
         };
         request.fault = fault.clone();
+        let head = request.method == "HEAD";
         inner.update(|s| s.requests.push(request));
         let reply = match fault {
             Fault::None => response(status, &headers, &body),
@@ -355,6 +356,13 @@ async fn connection(inner: Arc<Inner>, mut stream: TcpStream) {
                     .await;
                 return;
             }
+        };
+        // A reply to HEAD has the headers (content-length included) but no body.
+        let reply = if head {
+            let end = reply.find("\r\n\r\n").map_or(reply.len(), |i| i + 4);
+            &reply[..end]
+        } else {
+            &reply[..]
         };
         if stream.write_all(reply.as_bytes()).await.is_err() {
             return;
@@ -425,19 +433,34 @@ async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Reque
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
-    let len = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse::<usize>().ok())
-        .unwrap_or(0);
-    let total = head_end + 4 + len;
-    while buf.len() < total {
-        if !read_more(stream, buf).await {
-            return None;
-        }
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.to_ascii_lowercase())
+    };
+    buf.drain(..head_end + 4);
+    // curl and others wait for this before sending a larger body.
+    if header("expect").as_deref() == Some("100-continue") {
+        stream
+            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .await
+            .ok()?;
     }
-    let body = String::from_utf8_lossy(&buf[head_end + 4..total]).into_owned();
-    buf.drain(..total);
+    let body = if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        read_chunked(stream, buf).await?
+    } else {
+        let len = header("content-length")
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(0);
+        while buf.len() < len {
+            if !read_more(stream, buf).await {
+                return None;
+            }
+        }
+        buf.drain(..len).collect()
+    };
+    let body = String::from_utf8_lossy(&body).into_owned();
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     Some(Request {
         method,
@@ -455,6 +478,48 @@ async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Reque
         fault: Fault::None,
         received_at: SystemTime::now(),
     })
+}
+
+/// A `Transfer-Encoding: chunked` body (trailers are read and ignored).
+async fn read_chunked(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = loop {
+            if let Some(i) = find(buf, b"\r\n") {
+                break i;
+            }
+            if buf.len() > 1024 || !read_more(stream, buf).await {
+                return None;
+            }
+        };
+        let size_text = String::from_utf8_lossy(&buf[..line_end]).into_owned();
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        buf.drain(..line_end + 2);
+        if size == 0 {
+            // Trailer section: lines up to an empty one.
+            loop {
+                let end = loop {
+                    if let Some(i) = find(buf, b"\r\n") {
+                        break i;
+                    }
+                    if buf.len() > 64 * 1024 || !read_more(stream, buf).await {
+                        return None;
+                    }
+                };
+                buf.drain(..end + 2);
+                if end == 0 {
+                    return Some(body);
+                }
+            }
+        }
+        while buf.len() < size + 2 {
+            if body.len() + buf.len() > 16 * 1024 * 1024 || !read_more(stream, buf).await {
+                return None;
+            }
+        }
+        body.extend(buf.drain(..size));
+        buf.drain(..2);
+    }
 }
 
 async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
@@ -501,7 +566,48 @@ fn hex(b: u8) -> Option<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::decode;
+    use super::{Receiver, decode};
+    use std::io::{Read, Write};
+    use std::time::Duration;
+
+    /// Sends raw bytes as another HTTP client would, and returns what came
+    /// back before the read timeout (the receiver keeps connections open).
+    fn raw(rx: &Receiver, request: &[u8]) -> String {
+        let mut s = std::net::TcpStream::connect(rx.addr()).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        s.write_all(request).unwrap();
+        let mut reply = Vec::new();
+        let _ = s.read_to_end(&mut reply);
+        String::from_utf8_lossy(&reply).into_owned()
+    }
+
+    #[test]
+    fn chunked_bodies_expect_continue_and_head() {
+        let rx = Receiver::start().unwrap();
+        let reply = raw(
+            &rx,
+            b"POST /k/job/fail HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+              5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\n\r\n",
+        );
+        assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
+        let reply = raw(
+            &rx,
+            b"POST /k/job HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nlog",
+        );
+        assert!(
+            reply.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK"),
+            "{reply}"
+        );
+        let requests = rx.wait_for_requests(2, Duration::from_secs(5));
+        assert_eq!(requests[0].body, "hello, world");
+        assert_eq!(requests[1].body, "log");
+
+        let reply = raw(&rx, b"HEAD /k/job HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
+        assert!(reply.contains("content-length: 2"), "{reply}");
+        assert!(reply.ends_with("\r\n\r\n"), "no body after HEAD: {reply:?}");
+    }
 
     #[test]
     fn decodes_percent_and_plus() {
