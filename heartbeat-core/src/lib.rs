@@ -83,6 +83,7 @@ mod run;
 mod schedule;
 mod secret;
 mod stats;
+mod sync;
 mod target;
 
 #[doc(hidden)]

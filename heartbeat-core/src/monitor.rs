@@ -158,11 +158,7 @@ impl Monitor {
         if !inner.upserts || check.schedule().is_none() {
             return;
         }
-        let new = inner
-            .upserted
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(check.slug().to_owned());
+        let new = crate::sync::lock(&inner.upserted).insert(check.slug().to_owned());
         if let (true, Some(shared)) = (new, &inner.shared) {
             shared.request_upsert(check.clone());
         }

@@ -103,7 +103,7 @@ impl RunGuard {
     /// Appends a line to the run's log. The last [`LOG_TAIL_BYTES`] are kept
     /// and sent with a failure (as the Healthchecks ping body, for instance).
     pub fn log(&self, line: impl fmt::Display) {
-        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let mut log = crate::sync::lock(&self.log);
         use fmt::Write;
         let _ = writeln!(log, "{line}");
         // Trim in batches, not on every line: amortised O(1) per line.
@@ -186,7 +186,7 @@ impl RunGuard {
                 Some(url) => format!("{reason}\nrunbook: {url}"),
                 None => reason.to_owned(),
             });
-            let mut log = std::mem::take(&mut *self.log.lock().unwrap_or_else(|p| p.into_inner()));
+            let mut log = std::mem::take(&mut *crate::sync::lock(&self.log));
             keep_tail(&mut log);
             event.log = (!log.is_empty()).then_some(log);
         } else {

@@ -120,7 +120,7 @@ impl Shared {
 
     /// Puts `item` where the worker will find it, and wakes the worker.
     fn hand_over<T>(&self, list: &Mutex<Vec<T>>, item: T) {
-        list.lock().unwrap_or_else(|p| p.into_inner()).push(item);
+        crate::sync::lock(list).push(item);
         self.control.notify_one();
     }
 }
@@ -137,5 +137,5 @@ pub(crate) fn after(base: Instant, d: Duration) -> Instant {
 
 /// Takes everything from a hand-over list.
 pub(crate) fn take_all<T>(list: &Mutex<Vec<T>>) -> Vec<T> {
-    std::mem::take(&mut *list.lock().unwrap_or_else(|p| p.into_inner()))
+    std::mem::take(&mut *crate::sync::lock(list))
 }

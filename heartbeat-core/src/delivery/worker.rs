@@ -18,6 +18,7 @@ use crate::check::Check;
 use crate::event::{Event, EventKind};
 use crate::keepalive::KeepaliveState;
 use crate::stats::{Counters, FlushReport, Undelivered};
+use crate::sync::lock;
 use crate::target::{BoxFuture, HttpContext, Plan, Target, Verdict};
 
 /// One target as the worker holds it, with its health state.
@@ -44,10 +45,6 @@ struct LaneState {
 }
 
 type Lane = Arc<Mutex<LaneState>>;
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// Remembers which configuration problems were logged, so each is reported
 /// once per (target, check, reason) rather than once per ping. Shared with
@@ -491,11 +488,7 @@ impl Worker {
     /// Answers the flushes that are complete or past their deadline (all of
     /// them when `force`).
     fn answer_flushes(&mut self, force: bool) {
-        let mut flushes = self
-            .shared
-            .flushes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut flushes = lock(&self.shared.flushes);
         if flushes.is_empty() {
             return;
         }
@@ -513,11 +506,7 @@ impl Worker {
     }
 
     fn next_flush_deadline(&self) -> Option<Instant> {
-        let flushes = self
-            .shared
-            .flushes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let flushes = lock(&self.shared.flushes);
         flushes.iter().map(|f| f.deadline).min()
     }
 
@@ -559,7 +548,7 @@ async fn deliver<'a>(
     let service = slot.target.name();
     let mut retry = 0;
     loop {
-        let paused = *slot.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+        let paused = *lock(&slot.paused_until);
         if let Some(until) = paused {
             tokio::time::sleep_until(until.into()).await;
         }
@@ -600,7 +589,7 @@ async fn deliver<'a>(
                 if let Some(after) = after {
                     // Every lane of this service waits, not just this one.
                     let until = Instant::now() + after;
-                    let mut p = slot.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut p = lock(&slot.paused_until);
                     *p = Some(p.map_or(until, |old| old.max(until)));
                 }
                 count(|c| &c.retried);
