@@ -262,8 +262,15 @@ impl Monitor {
             reply: tx,
         });
         // The worker answers by the deadline; it only fails to answer if its
-        // thread is gone, and then nothing can be delivered anyway.
-        rx.await.unwrap_or_else(|_| self.lost_report())
+        // thread is gone, and then what is still queued will never leave.
+        rx.await.unwrap_or_else(|_| {
+            let mut undelivered = Vec::new();
+            shared.queue.describe(&mut undelivered);
+            FlushReport {
+                stats: self.stats(),
+                undelivered,
+            }
+        })
     }
 
     /// [`flush`](Self::flush) for synchronous code: blocks the calling thread.
@@ -288,13 +295,6 @@ impl Monitor {
     pub(crate) fn push(&self, event: Event) {
         if let Some(shared) = &self.inner.shared {
             shared.push(event);
-        }
-    }
-
-    fn lost_report(&self) -> FlushReport {
-        FlushReport {
-            stats: self.stats(),
-            undelivered: Vec::new(),
         }
     }
 }
