@@ -353,25 +353,14 @@ impl CheckBuilder {
 }
 
 fn check_id(slug: &str, target: &str, id: &str, secret: bool) -> Result<(), CheckError> {
-    let err = |reason: &str| CheckError::InvalidTargetId {
-        slug: slug.to_owned(),
-        target: target.to_owned(),
-        reason: reason.to_owned(),
-    };
-    if id.trim().is_empty() {
-        return Err(err("is empty; copy it from the service's dashboard"));
+    match crate::target::segment_problem(id, secret) {
+        None => Ok(()),
+        Some(reason) => Err(CheckError::InvalidTargetId {
+            slug: slug.to_owned(),
+            target: target.to_owned(),
+            reason: reason.to_owned(),
+        }),
     }
-    // Path segments are percent-encoded, but a '/' may be decoded again by a
-    // proxy, and a token never contains whitespace (a pasted newline does).
-    if id.contains(['/', '?', '#']) || (secret && id.chars().any(char::is_whitespace)) {
-        // Never echo a token back: it is a secret.
-        return Err(err(if secret {
-            "contains '/', '?', '#' or whitespace; give only the token, not the whole URL"
-        } else {
-            "contains '/', '?' or '#', which cannot go in a URL path segment"
-        }));
-    }
-    Ok(())
 }
 
 /// The canonical IANA name for `tz`, if it is one.

@@ -208,19 +208,32 @@ pub(crate) fn parse_base_url(
     Ok(url)
 }
 
-/// Checks a key or token that goes into a URL path segment.
-pub(crate) fn check_key(setting: &str, key: &str) -> Result<(), crate::ConfigError> {
-    let reason = if key.trim().is_empty() {
-        "is empty"
-    } else if key.contains(['/', '?', '#']) || key.chars().any(char::is_whitespace) {
-        "contains '/', '?', '#' or whitespace; give only the key, not a URL"
+/// Why `value` cannot be a URL path segment, if it cannot. Segments are
+/// percent-encoded, but a '/' may be decoded again by a proxy, and a secret
+/// (key, token) never contains whitespace: a pasted newline does. The reason
+/// never repeats the value, which may be a secret.
+pub(crate) fn segment_problem(value: &str, secret: bool) -> Option<&'static str> {
+    if value.trim().is_empty() {
+        Some("is empty; copy it from the service's dashboard")
+    } else if secret && (value.contains(['/', '?', '#']) || value.chars().any(char::is_whitespace))
+    {
+        Some("contains '/', '?', '#' or whitespace; give only the key or token, not the whole URL")
+    } else if value.contains(['/', '?', '#']) {
+        Some("contains '/', '?' or '#', which cannot go in a URL path segment")
     } else {
-        return Ok(());
-    };
-    Err(crate::ConfigError::InvalidKey {
-        setting: setting.to_owned(),
-        reason: reason.to_owned(),
-    })
+        None
+    }
+}
+
+/// Checks a key that goes into a URL path segment.
+pub(crate) fn check_key(setting: &str, key: &str) -> Result<(), crate::ConfigError> {
+    match segment_problem(key, true) {
+        None => Ok(()),
+        Some(reason) => Err(crate::ConfigError::InvalidKey {
+            setting: setting.to_owned(),
+            reason: reason.to_owned(),
+        }),
+    }
 }
 
 /// `base` with `segments` appended as path segments (percent-encoded).
