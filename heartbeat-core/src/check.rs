@@ -307,12 +307,10 @@ impl CheckBuilder {
                 tz,
             })?,
         };
-        if let Some(url) = &self.runbook {
-            let ok = reqwest::Url::parse(url)
-                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
-            if !ok {
-                return Err(CheckError::InvalidRunbook { slug });
-            }
+        if let Some(url) = &self.runbook
+            && !crate::target::is_absolute_http(url)
+        {
+            return Err(CheckError::InvalidRunbook { slug });
         }
         if self.max_runtime.is_some_and(|d| d.is_zero()) {
             return Err(CheckError::InvalidDuration {

@@ -181,6 +181,11 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     Some(wait.min(MAX_RETRY_AFTER))
 }
 
+/// Whether `raw` is an absolute http(s) URL with a host.
+pub(crate) fn is_absolute_http(raw: &str) -> bool {
+    Url::parse(raw).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+}
+
 /// Parses a base URL setting: absolute, http or https, no query or fragment.
 /// The error never repeats the URL, which may embed a key.
 pub(crate) fn parse_base_url(

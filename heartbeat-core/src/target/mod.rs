@@ -20,7 +20,7 @@ pub use healthchecks::Healthchecks;
 pub use url_template::UrlTemplate;
 
 pub(crate) use body::tail as tail_of;
-pub(crate) use http::{HttpContext, segment_problem};
+pub(crate) use http::{HttpContext, is_absolute_http, segment_problem};
 
 use crate::check::Check;
 use crate::event::Event;

@@ -274,12 +274,11 @@ impl Template {
         }
         let t = Self { pieces };
         let sample = t.render(|_| "x".to_owned());
-        Url::parse(&sample)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
-            .ok_or_else(|| {
-                "the template does not give an absolute http(s) URL (is base_url set?)".to_owned()
-            })?;
+        if !http::is_absolute_http(&sample) {
+            return Err(
+                "the template does not give an absolute http(s) URL (is base_url set?)".to_owned(),
+            );
+        }
         Ok(t)
     }
 
