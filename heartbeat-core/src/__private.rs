@@ -1,14 +1,18 @@
-//! What `#[job]` expands to. Not public API: names here change without notice.
+//! What `#[job]` and [`run!`](crate::run!) expand to. Not public API: names
+//! here change without notice.
 
+use std::error::Error;
 use std::fmt::Display;
 use std::future::Future;
+use std::ops::Deref;
 use std::sync::LazyLock;
 
 use crate::check::{Check, CheckBuilder};
+use crate::monitor::Monitor;
 use crate::outcome::{Outcome, RunOutcome};
+use crate::run::RunOptions;
 
-pub use crate::check::validate_slug_const;
-pub use crate::schedule::validate_cron;
+pub use crate::outcome::Reported;
 pub use std::time::Duration;
 
 /// A job's check, built on first use from arguments the macro validated.
@@ -26,93 +30,172 @@ pub fn build(builder: CheckBuilder) -> Option<Check> {
     }
 }
 
-/// Runs a synchronous job through the global monitor.
+/// Runs a synchronous `#[job]` through `monitor`, else the default monitor.
 pub fn run_sync<T>(
+    monitor: Option<&Monitor>,
     check: &LazyCheck,
     job: impl FnOnce() -> T,
-    outcome: impl FnOnce(&T) -> Outcome,
+    report: impl for<'a> FnOnce(&'a T) -> Reported<'a>,
 ) -> T {
     match &**check {
-        Some(check) => crate::global().run_blocking_with(check, job, outcome),
+        Some(check) => match monitor {
+            Some(m) => m.run_blocking_reported(check, RunOptions::new(), job, report),
+            None => crate::global().run_blocking_reported(check, RunOptions::new(), job, report),
+        },
         None => job(),
     }
 }
 
-/// Runs an async job through the global monitor.
+/// Runs an async `#[job]` through `monitor`, else the default monitor.
 pub async fn run_async<F: Future>(
+    monitor: Option<Monitor>,
     check: &LazyCheck,
     job: F,
-    outcome: impl FnOnce(&F::Output) -> Outcome,
+    report: impl for<'a> FnOnce(&'a F::Output) -> Reported<'a>,
 ) -> F::Output {
     match &**check {
-        Some(check) => crate::global().run_with(check, job, outcome).await,
+        Some(check) => {
+            let monitor = monitor.unwrap_or_else(crate::global);
+            monitor
+                .run_reported(check, RunOptions::new(), job, report)
+                .await
+        }
         None => job.await,
     }
 }
 
-/// Panics at compile time (inside a `const`) with the validator's message.
-pub const fn assert_valid(result: Result<(), &'static str>) {
-    if let Err(message) = result {
-        panic!("{}", message);
-    }
+/// What `run!` expands to.
+pub async fn run_future<F: Future>(
+    monitor: &Monitor,
+    check: &Check,
+    options: RunOptions,
+    job: F,
+    report: impl for<'a> FnOnce(&'a F::Output) -> Reported<'a>,
+) -> F::Output {
+    monitor.run_reported(check, options, job, report).await
+}
+
+/// What `run_blocking!` expands to.
+pub fn run_closure<T>(
+    monitor: &Monitor,
+    check: &Check,
+    options: RunOptions,
+    job: impl FnOnce() -> T,
+    report: impl for<'a> FnOnce(&'a T) -> Reported<'a>,
+) -> T {
+    monitor.run_blocking_reported(check, options, job, report)
 }
 
 /// The job's output, for reading its outcome by autoref specialisation:
-/// `(&&Output(&value)).heartbeat_outcome()` picks [`RunOutcome`] when the
-/// type has it, a boxed error's source chain next, and `{:#}` of a `Display`
-/// error (anyhow's chain) last. Method lookup on `&&Output` tries impls for
-/// `&Output` first, then `&&Output`, then `Output`; that order is the
-/// preference order.
+/// `(&&&Output(&value)).heartbeat_report()` takes the first of these that
+/// applies (method lookup tries impls for `&&Output`, `&&&Output`, `&Output`
+/// and `Output`, in that order):
+///
+/// 1. [`RunOutcome`]: `()`, `i32`, `Result<T, E: Error>`, [`Outcome`];
+/// 2. an error that derefs to `dyn Error` (`anyhow::Error`,
+///    `Box<dyn Error + Send + Sync>`, `Box<dyn Error>`), with its chain;
+/// 3. an error that is only `Display` (`String`, `&str`);
+/// 4. anything else: [`Unsupported`], which [`report`] rejects with a
+///    message listing what is supported.
 #[derive(Debug)]
 pub struct Output<'a, T>(pub &'a T);
 
-/// First choice: the type says its own outcome.
-pub trait ViaRunOutcome {
+/// Tier 1: the type says its own outcome.
+pub trait ViaRunOutcome<'a> {
     /// The outcome.
-    fn heartbeat_outcome(&self) -> Outcome;
+    fn heartbeat_report(&self) -> Reported<'a>;
 }
 
-impl<T: RunOutcome> ViaRunOutcome for &Output<'_, T> {
-    fn heartbeat_outcome(&self) -> Outcome {
-        self.0.outcome()
+impl<'a, T: RunOutcome> ViaRunOutcome<'a> for &&Output<'a, T> {
+    fn heartbeat_report(&self) -> Reported<'a> {
+        Reported::of(self.0)
     }
 }
 
-/// Second choice: a boxed error, with its source chain.
-pub trait ViaBoxedError {
+/// Tier 2: an error behind a pointer to `dyn Error + Send + Sync`.
+pub trait ViaDynError<'a> {
     /// The outcome.
-    fn heartbeat_outcome(&self) -> Outcome;
+    fn heartbeat_report(&self) -> Reported<'a>;
 }
 
-impl<T> ViaBoxedError for &&Output<'_, Result<T, Box<dyn std::error::Error + Send + Sync>>> {
-    fn heartbeat_outcome(&self) -> Outcome {
+impl<'a, T, E> ViaDynError<'a> for &&&Output<'a, Result<T, E>>
+where
+    E: Deref<Target = dyn Error + Send + Sync + 'static>,
+{
+    fn heartbeat_report(&self) -> Reported<'a> {
         match self.0 {
-            Ok(_) => Outcome::Success,
-            Err(e) => Outcome::Failure(crate::error::chain(&**e)),
+            Ok(_) => Reported::of(&()),
+            Err(e) => Reported::error(&**e),
         }
     }
 }
 
-impl<T> ViaBoxedError for &&Output<'_, Result<T, Box<dyn std::error::Error>>> {
-    fn heartbeat_outcome(&self) -> Outcome {
-        match self.0 {
-            Ok(_) => Outcome::Success,
-            Err(e) => Outcome::Failure(crate::error::chain(&**e)),
-        }
-    }
-}
-
-/// Last choice: an error that is only `Display`; `{:#}` prints anyhow's chain.
-pub trait ViaDisplay {
+/// Tier 2, for `Box<dyn Error>` (not `Send`).
+pub trait ViaLocalDynError<'a> {
     /// The outcome.
-    fn heartbeat_outcome(&self) -> Outcome;
+    fn heartbeat_report(&self) -> Reported<'a>;
 }
 
-impl<T, E: Display> ViaDisplay for Output<'_, Result<T, E>> {
-    fn heartbeat_outcome(&self) -> Outcome {
+impl<'a, T> ViaLocalDynError<'a> for &&&Output<'a, Result<T, Box<dyn Error>>> {
+    fn heartbeat_report(&self) -> Reported<'a> {
         match self.0 {
-            Ok(_) => Outcome::Success,
-            Err(e) => Outcome::Failure(format!("{e:#}")),
+            Ok(_) => Reported::of(&()),
+            Err(e) => Reported::error(&**e),
         }
     }
+}
+
+/// Tier 3: an error that is only `Display`.
+pub trait ViaDisplay<'a> {
+    /// The outcome.
+    fn heartbeat_report(&self) -> Reported<'a>;
+}
+
+impl<'a, T, E: Display> ViaDisplay<'a> for &Output<'a, Result<T, E>> {
+    fn heartbeat_report(&self) -> Reported<'a> {
+        match self.0 {
+            Ok(_) => Reported::of(&()),
+            Err(e) => Reported::of_outcome(Outcome::Failure(format!("{e:#}"))),
+        }
+    }
+}
+
+/// Tier 4: a type heartbeat cannot read.
+pub trait ViaUnsupported<'a, T> {
+    /// Not an outcome: [`report`] rejects it at compile time.
+    fn heartbeat_report(&self) -> Unsupported<'a, T>;
+}
+
+impl<'a, T> ViaUnsupported<'a, T> for Output<'a, T> {
+    fn heartbeat_report(&self) -> Unsupported<'a, T> {
+        Unsupported(self.0)
+    }
+}
+
+/// The output of a job whose type heartbeat cannot read.
+#[derive(Debug)]
+pub struct Unsupported<'a, T>(pub &'a T);
+
+/// What the tiers return; only a [`Reported`] is one.
+#[diagnostic::on_unimplemented(
+    message = "a monitored job cannot return this type: heartbeat cannot tell how the run ended",
+    label = "the job's output type is not supported",
+    note = "supported: (), i32, heartbeat_core::Outcome, Result<T, E> where E is a \
+            std::error::Error, anyhow::Error, Box<dyn Error (+ Send + Sync)>, String or &str \
+            (or any Display); or implement heartbeat_core::RunOutcome for your type"
+)]
+pub trait IntoReported<'a> {
+    /// The report.
+    fn into_reported(self) -> Reported<'a>;
+}
+
+impl<'a> IntoReported<'a> for Reported<'a> {
+    fn into_reported(self) -> Reported<'a> {
+        self
+    }
+}
+
+/// Checks that a tier gave a report.
+pub fn report<'a>(tier: impl IntoReported<'a>) -> Reported<'a> {
+    tier.into_reported()
 }

@@ -3,16 +3,17 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
 use std::time::Duration;
 
 use crate::error::CheckError;
-use crate::schedule::{Priority, Schedule, validate_cron};
+use crate::schedule::{Priority, Schedule};
 use crate::secret::Secret;
 
 /// The longest slug accepted. Sentry Crons limits monitor slugs to 50
 /// characters, so a longer one could not be used with every target.
-pub const MAX_SLUG_LEN: usize = 50;
+pub const MAX_SLUG_LEN: usize = heartbeat_validate::MAX_SLUG_LEN;
 
 /// A monitored job: a slug plus the ids each monitoring service knows it by.
 ///
@@ -62,6 +63,8 @@ pub struct Check {
 
 struct CheckInner {
     slug: String,
+    /// The id of the monitor that last handled this check's first start.
+    first_seen_by: AtomicUsize,
     healthchecks_uuid: Option<Secret>,
     cronitor_key: Option<String>,
     target_ids: BTreeMap<String, Secret>,
@@ -146,8 +149,20 @@ impl Check {
             .unwrap_or(&self.inner.slug)
     }
 
-    pub(crate) fn target_id(&self, target: &str) -> Option<&Secret> {
-        self.inner.target_ids.get(target)
+    /// The id this check has on the target named `target`
+    /// ([`CheckBuilder::target_id`]), for a [`Target`](crate::Target) to
+    /// address it. Ids are secrets: never log one.
+    pub fn target_id(&self, target: &str) -> Option<&str> {
+        self.inner.target_ids.get(target).map(Secret::expose)
+    }
+
+    pub(crate) fn first_seen_by(&self) -> &AtomicUsize {
+        &self.inner.first_seen_by
+    }
+
+    /// The names of the targets this check has an id for.
+    pub(crate) fn target_id_names(&self) -> impl Iterator<Item = &str> {
+        self.inner.target_ids.keys().map(String::as_str)
     }
 }
 
@@ -280,11 +295,17 @@ impl CheckBuilder {
     /// - [`CheckError::InvalidRunbook`]: not an absolute http(s) URL.
     /// - [`CheckError::InvalidDuration`]: a zero max runtime.
     pub fn build(self) -> Result<Check, CheckError> {
-        validate_slug(&self.slug)?;
         let slug = self.slug;
+        if let Err(reason) = heartbeat_validate::slug(&slug) {
+            return Err(CheckError::InvalidSlug {
+                suggestion: heartbeat_validate::suggest_slug(&slug),
+                slug,
+                reason,
+            });
+        }
         match &self.schedule {
             Some(Schedule::Cron(expr)) => {
-                if let Err(reason) = validate_cron(expr) {
+                if let Err(reason) = heartbeat_validate::cron(expr) {
                     return Err(CheckError::InvalidCron {
                         slug,
                         expr: expr.clone(),
@@ -292,25 +313,31 @@ impl CheckBuilder {
                     });
                 }
             }
-            Some(Schedule::Every(d))
-                if d.as_secs() < 60 || d.subsec_nanos() != 0 || d.as_secs() % 60 != 0 =>
-            {
-                return Err(CheckError::InvalidInterval { slug, interval: *d });
+            Some(Schedule::Every(d)) => {
+                if let Err(reason) = heartbeat_validate::interval(*d) {
+                    return Err(CheckError::InvalidInterval {
+                        slug,
+                        interval: *d,
+                        reason,
+                    });
+                }
             }
-            _ => {}
+            None => {}
         }
         let timezone = match self.timezone {
             None => "UTC".to_owned(),
-            Some(tz) => canonical_timezone(&tz).ok_or_else(|| CheckError::UnknownTimeZone {
-                slug: slug.clone(),
-                suggestion: suggest_timezone(&tz),
-                tz,
+            Some(tz) => heartbeat_validate::timezone(&tz).map_err(|e| {
+                CheckError::UnknownTimeZone {
+                    slug: slug.clone(),
+                    suggestion: e.suggestion,
+                    tz,
+                }
             })?,
         };
         if let Some(url) = &self.runbook
-            && !crate::target::is_absolute_http(url)
+            && let Err(reason) = heartbeat_validate::absolute_http_url(url)
         {
-            return Err(CheckError::InvalidRunbook { slug });
+            return Err(CheckError::InvalidRunbook { slug, reason });
         }
         if self.max_runtime.is_some_and(|d| d.is_zero()) {
             return Err(CheckError::InvalidDuration {
@@ -336,6 +363,7 @@ impl CheckBuilder {
         Ok(Check {
             inner: Arc::new(CheckInner {
                 slug,
+                first_seen_by: AtomicUsize::new(0),
                 healthchecks_uuid,
                 cronitor_key: self.cronitor_key,
                 target_ids,
@@ -351,108 +379,11 @@ impl CheckBuilder {
 }
 
 fn check_id(slug: &str, target: &str, id: &str, secret: bool) -> Result<(), CheckError> {
-    match crate::target::segment_problem(id, secret) {
-        None => Ok(()),
-        Some(reason) => Err(CheckError::InvalidTargetId {
-            slug: slug.to_owned(),
-            target: target.to_owned(),
-            reason: reason.to_owned(),
-        }),
-    }
-}
-
-/// The canonical IANA name for `tz`, if it is one.
-fn canonical_timezone(tz: &str) -> Option<String> {
-    tz.trim()
-        .parse::<chrono_tz::Tz>()
-        .ok()
-        .map(|t| t.name().to_owned())
-}
-
-/// A close IANA name: the same name in another case ("europe/paris"), or the
-/// zone whose city matches ("Paris" → "Europe/Paris").
-fn suggest_timezone(tz: &str) -> Option<String> {
-    let tz = tz.trim().replace(' ', "_");
-    let names = || chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
-    names()
-        .find(|name| name.eq_ignore_ascii_case(&tz))
-        .or_else(|| {
-            names().find(|name| {
-                name.rsplit('/')
-                    .next()
-                    .is_some_and(|c| c.eq_ignore_ascii_case(&tz))
-            })
-        })
-        .map(str::to_owned)
-}
-
-/// The slug rules as a `const fn`, so `#[job]` can apply them at compile
-/// time: `Err` says what is wrong.
-pub const fn validate_slug_const(slug: &str) -> Result<(), &'static str> {
-    let b = slug.as_bytes();
-    if b.is_empty() {
-        return Err("the slug is empty");
-    }
-    if b.len() > MAX_SLUG_LEN {
-        return Err("the slug is longer than 50 characters (Sentry Crons' limit)");
-    }
-    let mut i = 0;
-    while i < b.len() {
-        if !is_slug_byte(b[i]) {
-            return Err("a slug may only have lowercase a-z, 0-9, '-' and '_'");
-        }
-        i += 1;
-    }
-    Ok(())
-}
-
-/// The characters every service accepts in a slug (Healthchecks' rule).
-const fn is_slug_byte(c: u8) -> bool {
-    c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_'
-}
-
-/// Checks a slug against the rules every target accepts.
-fn validate_slug(slug: &str) -> Result<(), CheckError> {
-    let invalid = |reason: String| CheckError::InvalidSlug {
+    heartbeat_validate::path_segment(id, secret).map_err(|reason| CheckError::InvalidTargetId {
         slug: slug.to_owned(),
-        reason,
-        suggestion: suggest_slug(slug),
-    };
-    if slug.is_empty() {
-        return Err(invalid("the slug is empty".into()));
-    }
-    if let Some((pos, c)) = slug
-        .char_indices()
-        .find(|&(_, c)| !c.is_ascii() || !is_slug_byte(c as u8))
-    {
-        return Err(invalid(format!(
-            "character {c:?} at byte {pos} is not allowed; use lowercase a-z, 0-9, '-' and '_'"
-        )));
-    }
-    if slug.len() > MAX_SLUG_LEN {
-        return Err(invalid(format!(
-            "{} characters is too long; at most {MAX_SLUG_LEN} (Sentry Crons' limit)",
-            slug.len()
-        )));
-    }
-    Ok(())
-}
-
-/// A valid slug derived from an invalid one ("Nightly Backup!" →
-/// "nightly-backup"), or `None` when nothing usable is left.
-fn suggest_slug(slug: &str) -> Option<String> {
-    let mut out = String::new();
-    for c in slug.chars().flat_map(char::to_lowercase) {
-        if c != '-' && c.is_ascii() && is_slug_byte(c as u8) {
-            out.push(c);
-        } else if !out.is_empty() && !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    let mut out = out.trim_end_matches('-').to_owned();
-    out.truncate(MAX_SLUG_LEN);
-    let out = out.trim_end_matches('-').to_owned();
-    (!out.is_empty() && out != slug).then_some(out)
+        target: target.to_owned(),
+        reason: reason.to_owned(),
+    })
 }
 
 #[cfg(test)]

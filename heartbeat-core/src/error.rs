@@ -33,16 +33,15 @@ pub enum CheckError {
         /// What is wrong and how to fix it.
         reason: &'static str,
     },
-    /// The interval is under a minute or not whole minutes.
-    #[error(
-        "check {slug:?}: interval {interval:?} is not supported; use whole minutes, at least one \
-         (Healthchecks and Sentry Crons count in minutes)"
-    )]
+    /// The interval is under a minute, not whole minutes, or over a year.
+    #[error("check {slug:?}: interval {interval:?} is not supported: {reason}")]
     InvalidInterval {
         /// The check's slug.
         slug: String,
         /// The interval as given.
         interval: std::time::Duration,
+        /// What is wrong and how to fix it.
+        reason: &'static str,
     },
     /// The time zone is not an IANA name.
     #[error(
@@ -58,10 +57,12 @@ pub enum CheckError {
         suggestion: Option<String>,
     },
     /// The runbook is not an absolute http(s) URL.
-    #[error("check {slug:?}: the runbook is not an absolute http:// or https:// URL")]
+    #[error("check {slug:?}: the runbook {reason}; write an absolute http:// or https:// URL")]
     InvalidRunbook {
         /// The check's slug.
         slug: String,
+        /// What is wrong with it.
+        reason: &'static str,
     },
     /// A duration setting is zero.
     #[error("check {slug:?}: {setting} must be more than zero")]

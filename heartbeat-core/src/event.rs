@@ -8,15 +8,60 @@ use crate::check::Check;
 
 /// The id of one run, shared by all its events: sent as Healthchecks `rid`
 /// and Cronitor `series`. Displays as a lowercase hyphenated UUID.
+///
+/// A fresh run gets a random id. A framework that retries a task passes
+/// the task's own id ([`RunOptions::run_id`](crate::RunOptions::run_id)),
+/// so every attempt of one task is one run on the services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RunId(pub(crate) Uuid);
 
 impl RunId {
+    /// A new random id.
+    pub fn new() -> Self {
+        Self(Uuid::new_v4())
+    }
+
+    /// The id with these 16 bytes.
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(Uuid::from_bytes(bytes))
+    }
+
+    /// The id with this 128-bit value (a ULID or UUID as a number).
+    pub fn from_u128(value: u128) -> Self {
+        Self(Uuid::from_u128(value))
+    }
+
     /// The id's 16 bytes.
     pub fn as_bytes(&self) -> &[u8; 16] {
         self.0.as_bytes()
     }
+
+    /// The id as a 128-bit number.
+    pub fn as_u128(&self) -> u128 {
+        self.0.as_u128()
+    }
 }
+
+impl Default for RunId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::str::FromStr for RunId {
+    type Err = InvalidRunId;
+
+    /// Parses a UUID in any of its usual forms (hyphenated or not, any case).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::try_parse(s.trim()).map(Self).map_err(|_| InvalidRunId)
+    }
+}
+
+/// A run id that does not parse as a UUID.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a run id is a UUID (32 hex digits, optionally hyphenated as 8-4-4-4-12)")]
+#[non_exhaustive]
+pub struct InvalidRunId;
 
 impl std::fmt::Display for RunId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -38,6 +83,11 @@ pub enum EventKind {
     ExitCode(i32),
     /// A message during the run that does not end it (e.g. "over max runtime").
     Log,
+    /// This attempt failed and another will follow: not a failure, and not
+    /// the run's end. [`Event::message`] says why it failed. Services with a
+    /// log get it as a message (Healthchecks `/log`, a Cronitor message);
+    /// the others get nothing.
+    Retry,
     /// A liveness tick of a long-running process (see
     /// [`Monitor::keepalive`](crate::Monitor::keepalive)): not a run, so no
     /// start and no run id on the wire.
@@ -61,7 +111,7 @@ impl EventKind {
     pub(crate) fn importance(&self) -> usize {
         match self {
             Self::Log => 0,
-            Self::Start | Self::Heartbeat => 1,
+            Self::Start | Self::Heartbeat | Self::Retry => 1,
             Self::Success | Self::Fail | Self::ExitCode(_) => 2,
         }
     }
@@ -74,6 +124,7 @@ impl EventKind {
             Self::Fail => "fail",
             Self::ExitCode(_) => "exit-code",
             Self::Log => "log",
+            Self::Retry => "retry",
             Self::Heartbeat => "heartbeat",
         }
     }
@@ -86,9 +137,11 @@ pub struct Event {
     pub(crate) run_id: Uuid,
     pub(crate) kind: EventKind,
     pub(crate) at: SystemTime,
+    pub(crate) attempt: u32,
+    pub(crate) max_attempts: Option<u32>,
     pub(crate) duration: Option<Duration>,
     pub(crate) message: Option<String>,
-    pub(crate) log: Option<String>,
+    pub(crate) log: Option<Vec<u8>>,
 }
 
 impl Event {
@@ -101,9 +154,20 @@ impl Event {
             run_id,
             kind,
             at,
+            attempt: 1,
+            max_attempts: None,
             duration: None,
             message: None,
             log: None,
+        }
+    }
+
+    /// Another event of the same run (same check, run id and attempt).
+    pub(crate) fn follow_up(&self, kind: EventKind, at: SystemTime) -> Self {
+        Self {
+            attempt: self.attempt,
+            max_attempts: self.max_attempts,
+            ..Self::new(self.check.clone(), self.run_id, kind, at)
         }
     }
 
@@ -137,8 +201,18 @@ impl Event {
         self.message.as_deref()
     }
 
-    /// The run's captured log tail, if any.
-    pub fn log(&self) -> Option<&str> {
+    /// Which attempt of the run this is (1 for the first).
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// How many attempts the run may have, when known.
+    pub fn max_attempts(&self) -> Option<u32> {
+        self.max_attempts
+    }
+
+    /// The run's captured log tail (raw bytes, usually UTF-8), on failures.
+    pub fn log(&self) -> Option<&[u8]> {
         self.log.as_deref()
     }
 }

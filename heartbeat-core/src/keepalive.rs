@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use crate::check::Check;
+use crate::sink::Sink;
 
 /// Shared between the guard and the delivery worker, which ticks it.
 #[derive(Debug)]
@@ -29,11 +30,15 @@ pub(crate) struct KeepaliveState {
 #[must_use = "dropping the Keepalive stops its pings"]
 pub struct Keepalive {
     state: Option<Arc<KeepaliveState>>,
+    /// Keeps the monitor's delivery alive while the guard lives, even when
+    /// every `Monitor` handle is gone.
+    _sink: Option<Arc<Sink>>,
 }
 
 impl Keepalive {
-    pub(crate) fn new(state: Option<Arc<KeepaliveState>>) -> Self {
-        Self { state }
+    pub(crate) fn new(parts: Option<(Arc<KeepaliveState>, Arc<Sink>)>) -> Self {
+        let (state, sink) = parts.unzip();
+        Self { state, _sink: sink }
     }
 
     /// Records that the process made progress since the last tick. Cheap:

@@ -72,19 +72,28 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod check;
+mod current;
 mod delivery;
 mod error;
 mod event;
 mod global;
+pub mod hooks;
 mod keepalive;
+#[cfg(feature = "log-layer")]
+#[cfg_attr(docsrs, doc(cfg(feature = "log-layer")))]
+pub mod log_layer;
+mod log_tail;
 mod monitor;
 mod outcome;
 mod run;
+mod run_macros;
 mod schedule;
 mod secret;
+mod sink;
 mod stats;
 mod sync;
-mod target;
+pub mod target;
+mod targets;
 
 #[doc(hidden)]
 pub mod __private;
@@ -94,17 +103,21 @@ pub mod __private;
 pub mod test;
 
 pub use check::{Check, CheckBuilder, MAX_SLUG_LEN};
+pub use current::{InRun, current_run};
 pub use delivery::RetryPolicy;
 pub use error::{CheckError, ConfigError};
-pub use event::{Event, EventKind, RunId};
-pub use global::{global, init};
+pub use event::{Event, EventKind, InvalidRunId, RunId};
+pub use global::{Scoped, global, init, scoped, with_default};
+pub use hooks::{FinishHook, RunFinish, RunStart, StartHook};
 pub use keepalive::Keepalive;
+pub use log_tail::LOG_TAIL_BYTES;
 pub use monitor::{FlushGuard, Monitor, MonitorBuilder, env};
 pub use outcome::{Outcome, RunOutcome};
-pub use run::{LOG_TAIL_BYTES, RunGuard};
+pub use run::{RunGuard, RunHandle, RunOptions};
 pub use schedule::{Priority, Schedule, validate_cron};
 pub use stats::{FlushReport, Stats, Undelivered};
-pub use target::{Cronitor, Healthchecks, UrlTemplate};
+pub use target::{BoxFuture, IntoTarget, Plan, Target, TargetContext, Verdict};
+pub use targets::{Cronitor, Healthchecks, UrlTemplate};
 
 #[cfg(feature = "macros")]
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]

@@ -1,20 +1,22 @@
 //! [`Monitor`]: the handle jobs report through, and its builder.
 
-use std::collections::HashSet;
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::check::Check;
+use crate::current::InRun;
 use crate::delivery::{self, DeliveryConfig, FlushRequest, RetryPolicy, Shared};
 use crate::error::ConfigError;
-use crate::event::Event;
+use crate::hooks::{FinishHook, StartHook};
 use crate::keepalive::{Keepalive, KeepaliveState};
-use crate::outcome::{Outcome, RunOutcome};
-use crate::run::RunGuard;
+use crate::outcome::{Reported, RunOutcome};
+use crate::run::{RunGuard, RunOptions};
+use crate::sink::Sink;
 use crate::stats::{FlushReport, Stats};
-use crate::target::{Cronitor, Healthchecks, HttpContext, Target, UrlTemplate};
+use crate::target::{IntoTarget, Target, TargetContext};
+use crate::targets::{Cronitor, Healthchecks, HttpClient};
 
 /// The environment variables [`Monitor::from_env`] reads.
 pub mod env {
@@ -61,28 +63,7 @@ pub mod env {
 /// ```
 #[derive(Clone)]
 pub struct Monitor {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    /// `None` when no target is configured (log-only).
-    shared: Option<Arc<Shared>>,
-    targets: Vec<String>,
-    /// How long the guard from [`crate::init`] waits.
-    flush_timeout: Duration,
-    /// Whether any target upserts monitors of scheduled checks.
-    upserts: bool,
-    /// Slugs already upserted by this monitor (once per check per process).
-    upserted: Mutex<HashSet<String>>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // The worker keeps delivering for the shutdown timeout, then exits.
-        if let Some(shared) = &self.shared {
-            shared.close();
-        }
-    }
+    sink: Arc<Sink>,
 }
 
 impl Monitor {
@@ -106,13 +87,7 @@ impl Monitor {
     /// builder with no target gives a monitor that keeps those timers.
     pub fn log_only() -> Self {
         Self {
-            inner: Arc::new(Inner {
-                shared: None,
-                targets: Vec::new(),
-                flush_timeout: Duration::ZERO,
-                upserts: false,
-                upserted: Mutex::default(),
-            }),
+            sink: Arc::new(Sink::new(None)),
         }
     }
 
@@ -120,8 +95,27 @@ impl Monitor {
     /// not sent. The first run of a scheduled check also queues the upsert
     /// of its monitor, when a target is configured for that.
     pub fn start(&self, check: &Check) -> RunGuard {
-        self.upsert_once(check);
-        RunGuard::start(self, check)
+        self.start_with(check, RunOptions::new())
+    }
+
+    /// [`start`](Self::start) with an explicit run id, attempt number and
+    /// attempts allowed; see [`RunOptions`].
+    pub fn start_with(&self, check: &Check, options: RunOptions) -> RunGuard {
+        self.sink.first_start(check);
+        RunGuard::start(&self.sink, check, options)
+    }
+
+    /// Marks the process as shutting down: from now on a run whose guard is
+    /// dropped unfinished (a job aborted for a graceful shutdown) is
+    /// *interrupted*, logged and not reported as a failure, instead of
+    /// "cancelled". Affects every clone of this monitor.
+    pub fn shutdown(&self) {
+        self.sink.shutdown();
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.sink.is_shutting_down()
     }
 
     /// Pings `check` every `every` (at least 100 ms) while the process
@@ -139,7 +133,7 @@ impl Monitor {
     /// # Ok(()) }
     /// ```
     pub fn keepalive(&self, check: &Check, every: Duration) -> Keepalive {
-        let Some(shared) = &self.inner.shared else {
+        let Some(shared) = &self.sink.shared else {
             return Keepalive::new(None);
         };
         let state = Arc::new(KeepaliveState {
@@ -150,25 +144,18 @@ impl Monitor {
             stopped: AtomicBool::new(false),
         });
         shared.add_keepalive(state.clone());
-        Keepalive::new(Some(state))
-    }
-
-    fn upsert_once(&self, check: &Check) {
-        let inner = &self.inner;
-        if !inner.upserts || check.schedule().is_none() {
-            return;
-        }
-        let new = crate::sync::lock(&inner.upserted).insert(check.slug().to_owned());
-        if let (true, Some(shared)) = (new, &inner.shared) {
-            shared.request_upsert(check.clone());
-        }
+        Keepalive::new(Some((state, self.sink.clone())))
     }
 
     /// Runs `job` as a run of `check`: its output ([`RunOutcome`]) decides
     /// success or failure (an error's source chain becomes the message); a
     /// panic is reported and then resumed, never swallowed; a future dropped
-    /// before it completes (a timeout, a shutdown) is reported as cancelled.
-    /// The job runs inside the run's span.
+    /// before it completes (a timeout) is reported as cancelled, or as
+    /// interrupted during a [`shutdown`](Self::shutdown). The job runs
+    /// inside the run's span, with the run [current](crate::current_run).
+    ///
+    /// For errors that are not `std::error::Error` (`anyhow::Error`,
+    /// `Box<dyn Error + Send + Sync>`, `String`), use [`run!`](crate::run!).
     ///
     /// ```no_run
     /// # async fn sync_accounts() -> std::io::Result<()> { Ok(()) }
@@ -182,25 +169,33 @@ impl Monitor {
         F: Future,
         F::Output: RunOutcome,
     {
-        self.run_with(check, job, RunOutcome::outcome).await
+        self.run_with(check, RunOptions::new(), job).await
     }
 
-    /// [`run`](Self::run) with the outcome read by `outcome` (used by `#[job]`,
-    /// which also accepts errors that are only `Display`).
-    pub(crate) async fn run_with<F: Future>(
+    /// [`run`](Self::run) with [`RunOptions`].
+    pub async fn run_with<F>(&self, check: &Check, options: RunOptions, job: F) -> F::Output
+    where
+        F: Future,
+        F::Output: RunOutcome,
+    {
+        self.run_reported(check, options, job, |output| Reported::of(output))
+            .await
+    }
+
+    /// [`run`](Self::run) with the outcome read by `report` (used by
+    /// [`run!`](crate::run!) and `#[job]`, which accept more output types).
+    pub(crate) async fn run_reported<F: Future>(
         &self,
         check: &Check,
+        options: RunOptions,
         job: F,
-        outcome: impl FnOnce(&F::Output) -> Outcome,
+        report: impl for<'a> FnOnce(&'a F::Output) -> Reported<'a>,
     ) -> F::Output {
         use futures::FutureExt;
-        use tracing::Instrument;
-        let guard = self.start(check);
-        let span = guard.span().clone();
-        let result = std::panic::AssertUnwindSafe(job.instrument(span))
-            .catch_unwind()
-            .await;
-        guard.conclude(result, outcome)
+        let guard = self.start_with(check, options);
+        let job: InRun<F> = guard.bind(job);
+        let result = std::panic::AssertUnwindSafe(job).catch_unwind().await;
+        guard.conclude(result, report)
     }
 
     /// [`run`](Self::run) for synchronous code.
@@ -213,36 +208,47 @@ impl Monitor {
     /// # Ok(()) }
     /// ```
     pub fn run_blocking<T: RunOutcome>(&self, check: &Check, job: impl FnOnce() -> T) -> T {
-        self.run_blocking_with(check, job, RunOutcome::outcome)
+        self.run_blocking_with(check, RunOptions::new(), job)
     }
 
-    /// [`run_blocking`](Self::run_blocking) with the outcome read by `outcome`.
-    pub(crate) fn run_blocking_with<T>(
+    /// [`run_blocking`](Self::run_blocking) with [`RunOptions`].
+    pub fn run_blocking_with<T: RunOutcome>(
         &self,
         check: &Check,
+        options: RunOptions,
         job: impl FnOnce() -> T,
-        outcome: impl FnOnce(&T) -> Outcome,
     ) -> T {
-        let guard = self.start(check);
-        let result = guard
-            .span()
-            .in_scope(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)));
-        guard.conclude(result, outcome)
+        self.run_blocking_reported(check, options, job, |output| Reported::of(output))
+    }
+
+    /// [`run_blocking`](Self::run_blocking) with the outcome read by `report`.
+    pub(crate) fn run_blocking_reported<T>(
+        &self,
+        check: &Check,
+        options: RunOptions,
+        job: impl FnOnce() -> T,
+        report: impl for<'a> FnOnce(&'a T) -> Reported<'a>,
+    ) -> T {
+        let guard = self.start_with(check, options);
+        let result =
+            guard.in_scope(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)));
+        guard.conclude(result, report)
     }
 
     /// Whether any target is configured (otherwise runs are only logged).
     pub fn is_enabled(&self) -> bool {
-        !self.inner.targets.is_empty()
+        !self.sink.targets.is_empty()
     }
 
-    /// The names of the configured targets.
-    pub fn targets(&self) -> &[String] {
-        &self.inner.targets
+    /// The names of the configured targets, in the order they were added:
+    /// `match monitor.targets().as_slice() { ["healthchecks"] => …, _ => … }`.
+    pub fn targets(&self) -> Vec<&str> {
+        self.sink.targets.iter().map(String::as_str).collect()
     }
 
     /// Delivery counters.
     pub fn stats(&self) -> Stats {
-        match &self.inner.shared {
+        match &self.sink.shared {
             Some(s) => s.counters.snapshot(s.queue.len()),
             None => Stats::default(),
         }
@@ -253,7 +259,7 @@ impl Monitor {
     ///
     /// Returns within the timeout even when a service hangs.
     pub async fn flush(&self, timeout: Duration) -> FlushReport {
-        let Some(shared) = &self.inner.shared else {
+        let Some(shared) = &self.sink.shared else {
             return FlushReport::default();
         };
         let (tx, rx) = futures::channel::oneshot::channel();
@@ -289,20 +295,14 @@ impl Monitor {
     }
 
     pub(crate) fn default_flush_timeout(&self) -> Duration {
-        self.inner.flush_timeout
-    }
-
-    pub(crate) fn push(&self, event: Event) {
-        if let Some(shared) = &self.inner.shared {
-            shared.push(event);
-        }
+        self.sink.flush_timeout
     }
 }
 
 impl fmt::Debug for Monitor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Monitor")
-            .field("targets", &self.inner.targets)
+            .field("targets", &self.sink.targets)
             .field("stats", &self.stats())
             .finish()
     }
@@ -330,29 +330,51 @@ impl Drop for FlushGuard {
     }
 }
 
+/// A target waiting for the monitor to be built.
+type PendingTarget = Box<dyn FnOnce(&TargetContext) -> Result<Arc<dyn Target>, ConfigError> + Send>;
+
 /// Builds a [`Monitor`].
 ///
 /// | setting | default |
 /// |---|---|
-/// | targets | none (log-only) |
+/// | [`target`](Self::target)s | none (log-only) |
 /// | [`environment`](Self::environment) | none (`HEARTBEAT_ENV` with [`from_env`](Self::from_env)) |
 /// | [`queue_capacity`](Self::queue_capacity) | 10 000 events |
 /// | [`concurrency`](Self::concurrency) | 16 requests at once |
 /// | [`request_timeout`](Self::request_timeout) | 10 s per attempt |
 /// | [`retry`](Self::retry) | [`RetryPolicy::default`] (1 s doubling to 60 s, give up after 15 min) |
 /// | [`shutdown_timeout`](Self::shutdown_timeout) | 5 s of delivery after the last handle is dropped |
-#[derive(Debug, Clone)]
+/// | [`log_tail`](Self::log_tail) | 32 KiB of each run's log sent with its failure |
+/// | [`on_start`](Self::on_start) / [`on_finish`](Self::on_finish) | no hooks |
 #[must_use]
 pub struct MonitorBuilder {
-    healthchecks: Option<Healthchecks>,
-    cronitor: Option<Cronitor>,
-    templates: Vec<UrlTemplate>,
+    targets: Vec<PendingTarget>,
+    start_hooks: Vec<Box<dyn StartHook>>,
+    finish_hooks: Vec<Box<dyn FinishHook>>,
     environment: Option<String>,
     queue_capacity: usize,
     concurrency: usize,
     request_timeout: Duration,
     retry: RetryPolicy,
     shutdown_timeout: Duration,
+    log_tail: usize,
+}
+
+impl fmt::Debug for MonitorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MonitorBuilder")
+            .field("targets", &self.targets.len())
+            .field("start_hooks", &self.start_hooks.len())
+            .field("finish_hooks", &self.finish_hooks.len())
+            .field("environment", &self.environment)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("concurrency", &self.concurrency)
+            .field("request_timeout", &self.request_timeout)
+            .field("retry", &self.retry)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("log_tail", &self.log_tail)
+            .finish()
+    }
 }
 
 impl Default for MonitorBuilder {
@@ -365,15 +387,16 @@ impl MonitorBuilder {
     /// A builder with no targets and the defaults above.
     pub fn new() -> Self {
         Self {
-            healthchecks: None,
-            cronitor: None,
-            templates: Vec::new(),
+            targets: Vec::new(),
+            start_hooks: Vec::new(),
+            finish_hooks: Vec::new(),
             environment: None,
             queue_capacity: 10_000,
             concurrency: 16,
             request_timeout: Duration::from_secs(10),
             retry: RetryPolicy::default(),
             shutdown_timeout: Duration::from_secs(5),
+            log_tail: crate::log_tail::LOG_TAIL_BYTES,
         }
     }
 
@@ -407,7 +430,7 @@ impl MonitorBuilder {
             if let Some(url) = get(env::HEALTHCHECKS_API_URL) {
                 hc = hc.api_url(url);
             }
-            b = b.healthchecks(hc);
+            b = b.target(hc);
         }
         match (get(env::CRONITOR_API_KEY), get(env::CRONITOR_PING_URL)) {
             (Some(key), url) => {
@@ -418,7 +441,7 @@ impl MonitorBuilder {
                 if let Some(url) = get(env::CRONITOR_API_URL) {
                     c = c.api_url(url);
                 }
-                b = b.cronitor(c);
+                b = b.target(c);
             }
             (None, Some(_)) => {
                 return Err(ConfigError::InvalidKey {
@@ -438,29 +461,30 @@ impl MonitorBuilder {
     /// Whether any target is configured (otherwise [`build`](Self::build)
     /// gives a log-only monitor).
     pub fn has_targets(&self) -> bool {
-        self.healthchecks.is_some() || self.cronitor.is_some() || !self.templates.is_empty()
+        !self.targets.is_empty()
     }
 
-    /// Sends to Healthchecks.io.
-    pub fn healthchecks(self, target: Healthchecks) -> Self {
-        Self {
-            healthchecks: Some(target),
-            ..self
-        }
+    /// Sends to a monitoring service: a built-in one's settings
+    /// ([`Healthchecks`], [`Cronitor`], [`UrlTemplate`](crate::UrlTemplate)),
+    /// or any [`Target`]. May be called several times, with several
+    /// targets of one kind too, as long as their names differ.
+    pub fn target(mut self, target: impl IntoTarget + Send + 'static) -> Self {
+        self.targets
+            .push(Box::new(move |context| target.into_target(context)));
+        self
     }
 
-    /// Sends to Cronitor.
-    pub fn cronitor(self, target: Cronitor) -> Self {
-        Self {
-            cronitor: Some(target),
-            ..self
-        }
+    /// Runs `hook` when each run starts, on the job's thread; see
+    /// [`hooks`](crate::hooks).
+    pub fn on_start(mut self, hook: impl StartHook) -> Self {
+        self.start_hooks.push(Box::new(hook));
+        self
     }
 
-    /// Sends to a URL-template service (Better Stack, Dead Man's Snitch, …).
-    /// May be called several times.
-    pub fn url_template(mut self, target: UrlTemplate) -> Self {
-        self.templates.push(target);
+    /// Runs `hook` when each run ends, on the job's thread, with the typed
+    /// error; see [`hooks`](crate::hooks).
+    pub fn on_finish(mut self, hook: impl FinishHook) -> Self {
+        self.finish_hooks.push(Box::new(hook));
         self
     }
 
@@ -513,79 +537,62 @@ impl MonitorBuilder {
         }
     }
 
-    /// Validates the configuration and starts the delivery thread (only when
-    /// a target is configured).
+    /// How many bytes of each run's log to keep and send with its failure
+    /// (per run: [`RunOptions::log_tail`]); 0 keeps none.
+    pub fn log_tail(self, bytes: usize) -> Self {
+        Self {
+            log_tail: bytes,
+            ..self
+        }
+    }
+
+    /// Validates the configuration and starts the delivery thread.
     ///
     /// # Errors
     /// - [`ConfigError::InvalidUrl`] / [`ConfigError::InvalidKey`] /
     ///   [`ConfigError::InvalidTemplate`] for a target's settings;
-    /// - [`ConfigError::InvalidSetting`] for a zero capacity, concurrency or timeout;
-    /// - [`ConfigError::Worker`] if the thread or HTTP client cannot start.
-    pub fn build(mut self) -> Result<Monitor, ConfigError> {
-        let invalid = |setting: &str, reason: &str| ConfigError::InvalidSetting {
+    /// - [`ConfigError::InvalidSetting`] for a zero capacity, concurrency or
+    ///   timeout, or two targets with one name;
+    /// - [`ConfigError::Worker`] if the delivery thread cannot start.
+    pub fn build(self) -> Result<Monitor, ConfigError> {
+        let invalid = |setting: &str, reason: String| ConfigError::InvalidSetting {
             setting: setting.into(),
-            reason: reason.into(),
+            reason,
         };
         if self.queue_capacity == 0 {
-            return Err(invalid("queue_capacity", "must be at least 1"));
+            return Err(invalid("queue_capacity", "must be at least 1".into()));
         }
         if self.concurrency == 0 {
-            return Err(invalid("concurrency", "must be at least 1"));
+            return Err(invalid("concurrency", "must be at least 1".into()));
         }
         if self.request_timeout.is_zero() {
-            return Err(invalid("request_timeout", "must be more than zero"));
+            return Err(invalid("request_timeout", "must be more than zero".into()));
         }
+        let context = TargetContext {
+            environment: self.environment.clone(),
+            http: HttpClient::new(self.request_timeout),
+        };
         let mut targets: Vec<Arc<dyn Target>> = Vec::new();
-        if let Some(hc) = self.healthchecks.take() {
-            targets.push(Arc::new(hc.build()?));
-        }
-        if let Some(c) = self.cronitor.take() {
-            targets.push(Arc::new(c.build(self.environment.as_deref())?));
-        }
-        for t in std::mem::take(&mut self.templates) {
-            targets.push(Arc::new(t.build()?));
+        for pending in self.targets {
+            let target = pending(&context)?;
+            if targets.iter().any(|t| t.name() == target.name()) {
+                return Err(invalid(
+                    "target",
+                    format!(
+                        "two targets are named {:?}; give one another name (`.name(..)` on \
+                         Healthchecks and Cronitor, the name of a UrlTemplate)",
+                        target.name()
+                    ),
+                ));
+            }
+            targets.push(target);
         }
         if targets.is_empty() {
             // Still start the delivery thread: it owns the timers, so runs
             // past their max runtime and stalled keepalives are still logged.
             tracing::info!(target: "heartbeat", "no monitoring target configured: runs are logged, nothing is sent");
         }
-        let no_targets = targets.is_empty();
-        let started = self.start_worker(targets);
-        let (shared, names, upserts) = match started {
-            Ok(v) => v,
-            // Without targets nothing needs the thread badly enough to fail
-            // a log-only configuration: fall back to the thread-free monitor.
-            Err(e) if no_targets => {
-                tracing::debug!(target: "heartbeat", "no delivery thread for a monitor without targets: {e}");
-                return Ok(Monitor::log_only());
-            }
-            Err(e) => return Err(e),
-        };
-        Ok(Monitor {
-            inner: Arc::new(Inner {
-                shared: Some(shared),
-                targets: names,
-                flush_timeout: self.shutdown_timeout,
-                upserts,
-                upserted: Mutex::default(),
-            }),
-        })
-    }
-
-    /// The HTTP client and the delivery thread for `targets`.
-    fn start_worker(
-        &self,
-        targets: Vec<Arc<dyn Target>>,
-    ) -> Result<(Arc<Shared>, Vec<String>, bool), ConfigError> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("heartbeat/", env!("CARGO_PKG_VERSION")))
-            .timeout(self.request_timeout)
-            .connect_timeout(self.request_timeout)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| ConfigError::Worker(crate::error::chain(&e.without_url())))?;
-        let names = targets.iter().map(|t| t.name().to_owned()).collect();
+        let names: Vec<String> = targets.iter().map(|t| t.name().to_owned()).collect();
         let upserts = targets.iter().any(|t| t.upserts());
         let shared = Arc::new(Shared::new(self.queue_capacity));
         let config = DeliveryConfig {
@@ -593,13 +600,33 @@ impl MonitorBuilder {
             // many lanes; the rest waits in the queue, where overflow drops by
             // importance. Memory is bounded by capacity + this.
             max_in_worker: self.queue_capacity.clamp(64, 1024),
-            concurrency: self.concurrency,
+            concurrency: self
+                .concurrency
+                .min(tokio::sync::Semaphore::MAX_PERMITS),
             retry: self.retry,
             shutdown_timeout: self.shutdown_timeout,
         };
-        delivery::spawn(shared.clone(), targets, HttpContext { client }, config)
-            .map_err(|e| ConfigError::Worker(e.to_string()))?;
-        Ok((shared, names, upserts))
+        let no_targets = targets.is_empty();
+        let shared = match delivery::spawn(shared.clone(), targets, config) {
+            Ok(_) => Some(shared),
+            // Without targets nothing needs the thread badly enough to fail
+            // a log-only configuration: fall back to the thread-free monitor.
+            Err(e) if no_targets => {
+                tracing::debug!(target: "heartbeat", "no delivery thread for a monitor without targets: {e}");
+                None
+            }
+            Err(e) => return Err(ConfigError::Worker(e.to_string())),
+        };
+        let mut sink = Sink::new(shared);
+        sink.targets = names;
+        sink.upserts = upserts;
+        sink.start_hooks = self.start_hooks;
+        sink.finish_hooks = self.finish_hooks;
+        sink.log_tail_bytes = self.log_tail;
+        sink.flush_timeout = self.shutdown_timeout;
+        Ok(Monitor {
+            sink: Arc::new(sink),
+        })
     }
 }
 
@@ -662,7 +689,7 @@ mod tests {
     #[test]
     fn bad_key_is_rejected() {
         let err = Monitor::builder()
-            .healthchecks(Healthchecks::new().ping_key("https://hc-ping.com/abc"))
+            .target(Healthchecks::new().ping_key("https://hc-ping.com/abc"))
             .build()
             .unwrap_err();
         assert!(matches!(err, ConfigError::InvalidKey { .. }), "{err}");

@@ -1,50 +1,193 @@
-//! [`RunGuard`]: one run of a check, from start to finish.
+//! [`RunGuard`]: one run of a check, from start to finish; [`RunOptions`]
+//! to start one; [`RunHandle`] to reach it from inside the job.
 
+use std::error::Error;
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use tracing::Span;
 use uuid::Uuid;
 
 use crate::check::Check;
+use crate::current::{self, InRun};
 use crate::event::{Event, EventKind, RunId};
-use crate::monitor::Monitor;
-use crate::outcome::Outcome;
+use crate::hooks::{Extensions, RunFacts, RunFinish, RunStart};
+use crate::log_tail::LogTail;
+use crate::outcome::{Outcome, Reported};
+use crate::sink::Sink;
+use crate::sync::lock;
 
-/// The most log text a run keeps (its tail) for its failure ping.
-pub const LOG_TAIL_BYTES: usize = 32 * 1024;
+/// How to start a run: [`Monitor::start_with`](crate::Monitor::start_with)
+/// and the other `_with` methods take it.
+///
+/// | setting | default |
+/// |---|---|
+/// | [`run_id`](Self::run_id) | a fresh random id |
+/// | [`attempt`](Self::attempt) | 1 |
+/// | [`max_attempts`](Self::max_attempts) | unknown |
+/// | [`log_tail`](Self::log_tail) | the monitor's ([`MonitorBuilder::log_tail`](crate::MonitorBuilder::log_tail)) |
+///
+/// A framework that retries a task gives every attempt the task's id and
+/// its attempt number, and ends a failed attempt that will be retried with
+/// [`RunGuard::retry`]: the services then see one run, and no failure until
+/// the last attempt fails.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[must_use]
+#[non_exhaustive]
+pub struct RunOptions {
+    run_id: Option<RunId>,
+    attempt: Option<u32>,
+    max_attempts: Option<u32>,
+    log_tail: Option<usize>,
+}
 
-/// One run of a [`Check`], from [`Monitor::start`] to its finish.
-///
-/// Creating it opens a `run` span (fields `check`, `run_id`), logs "run
-/// started" at INFO with the UTC start time, and queues a start event.
-/// Finishing it with [`success`](Self::success), [`fail`](Self::fail),
-/// [`fail_message`](Self::fail_message) or [`exit_code`](Self::exit_code)
-/// logs the outcome and duration (INFO on success, ERROR on failure, with the
-/// error chain and the runbook) and queues the final event. Nothing here
-/// waits on the network: events go to a bounded in-memory queue.
-///
-/// Dropping a guard that was not finished reports a failure: "panicked" if
-/// the thread is panicking, "cancelled" otherwise (a future dropped at an
-/// `.await`, an early `return`).
-#[must_use = "dropping a RunGuard without finishing it reports the run as failed"]
-pub struct RunGuard {
-    monitor: Monitor,
+impl RunOptions {
+    /// The defaults above.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The run's id, shared by all attempts of one task.
+    pub fn run_id(self, run_id: RunId) -> Self {
+        Self {
+            run_id: Some(run_id),
+            ..self
+        }
+    }
+
+    /// Which attempt this is, counting from 1.
+    pub fn attempt(self, attempt: u32) -> Self {
+        Self {
+            attempt: Some(attempt.max(1)),
+            ..self
+        }
+    }
+
+    /// How many attempts the run may have in all. When the last one ends
+    /// with [`RunGuard::retry`], that is a failure: no attempt follows.
+    pub fn max_attempts(self, max_attempts: u32) -> Self {
+        Self {
+            max_attempts: Some(max_attempts.max(1)),
+            ..self
+        }
+    }
+
+    /// How many bytes of the run's log to keep for its failure ping.
+    pub fn log_tail(self, bytes: usize) -> Self {
+        Self {
+            log_tail: Some(bytes),
+            ..self
+        }
+    }
+}
+
+/// What a run's guard and its handles share.
+#[derive(Debug)]
+pub(crate) struct RunState {
     check: Check,
     run_id: Uuid,
+    attempt: u32,
+    max_attempts: Option<u32>,
+    log: Mutex<LogTail>,
+}
+
+impl RunState {
+    pub(crate) fn log_bytes(&self, bytes: &[u8]) {
+        lock(&self.log).push(bytes);
+    }
+
+    fn log_line(&self, line: fmt::Arguments<'_>) {
+        use std::io::Write;
+        let mut log = lock(&self.log);
+        let mut line_buf = Vec::new();
+        let _ = writeln!(line_buf, "{line}");
+        log.push(&line_buf);
+    }
+}
+
+/// A handle on a running run, for the job itself: from
+/// [`current_run`](crate::current_run) or [`RunGuard::handle`]. Cheap to
+/// clone; it does not end the run.
+#[derive(Debug, Clone)]
+pub struct RunHandle(pub(crate) Arc<RunState>);
+
+impl RunHandle {
+    /// Appends a line to the run's log, whose tail goes with a failure.
+    pub fn log(&self, line: impl fmt::Display) {
+        self.0.log_line(format_args!("{line}"));
+    }
+
+    /// Appends raw bytes (a command's output, say) to the run's log.
+    pub fn log_bytes(&self, bytes: &[u8]) {
+        self.0.log_bytes(bytes);
+    }
+
+    /// The run's id.
+    pub fn run_id(&self) -> RunId {
+        RunId(self.0.run_id)
+    }
+
+    /// The check being run.
+    pub fn check(&self) -> &Check {
+        &self.0.check
+    }
+
+    /// Which attempt this is (1 for the first).
+    pub fn attempt(&self) -> u32 {
+        self.0.attempt
+    }
+
+    /// How many attempts the run may have, when known.
+    pub fn max_attempts(&self) -> Option<u32> {
+        self.0.max_attempts
+    }
+}
+
+/// One run of a [`Check`], from [`Monitor::start`](crate::Monitor::start)
+/// to its finish.
+///
+/// Creating it opens a `run` span (fields `check`, `run_id`, `attempt`),
+/// logs "run started" at INFO with the UTC start time, runs the start hooks
+/// and queues a start event. Finishing it logs the outcome and duration,
+/// runs the finish hooks and queues the final event:
+///
+/// | finish | log | sent |
+/// |---|---|---|
+/// | [`success`](Self::success), [`exit_code(0)`](Self::exit_code) | INFO | success |
+/// | [`fail`](Self::fail), [`fail_message`](Self::fail_message), [`exit_code(n)`](Self::exit_code) | ERROR, with the error chain and runbook | failure, with the log tail |
+/// | [`retry`](Self::retry), [`retry_message`](Self::retry_message) | WARN | a message where the service keeps one; a failure on the last attempt |
+/// | [`interrupted`](Self::interrupted) | WARN | nothing |
+///
+/// Nothing here waits on the network: events go to a bounded in-memory
+/// queue.
+///
+/// Dropping a guard that was not finished ends the run too: "panicked"
+/// (a failure) if the thread is panicking; interrupted if the monitor is
+/// [shutting down](crate::Monitor::shutdown); otherwise "cancelled" (a
+/// failure: a future dropped at an `.await`, an early `return`).
+///
+/// What the services show after an interrupted run: Healthchecks keeps the
+/// check "started" until the next run's ping, or alerts when its grace
+/// time passes without one; Cronitor keeps the run "running" until its
+/// next ping or its schedule says it is late; URL-template services saw no
+/// start, so nothing changes there.
+#[must_use = "dropping a RunGuard without finishing it reports the run as failed (or interrupted, during a shutdown)"]
+pub struct RunGuard {
+    sink: Arc<Sink>,
+    state: Arc<RunState>,
     started: Instant,
     /// Wall-clock start; the finish time is derived from it and the
     /// monotonic duration, which saves a clock read on the job path.
     started_at: SystemTime,
     span: Span,
-    log: Mutex<String>,
+    extensions: Extensions,
     finished: bool,
 }
 
 /// Formats a wall-clock time as RFC 3339 UTC, only when a log line is
 /// actually written (tracing evaluates fields lazily).
-struct Utc(SystemTime);
+pub(crate) struct Utc(pub(crate) SystemTime);
 
 impl fmt::Display for Utc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -58,35 +201,66 @@ impl fmt::Display for Utc {
 }
 
 impl RunGuard {
-    pub(crate) fn start(monitor: &Monitor, check: &Check) -> Self {
-        let run_id = Uuid::new_v4();
-        let span = tracing::info_span!(target: "heartbeat", "run", check = check.slug(), %run_id);
-        let event = Event::new(check.clone(), run_id, EventKind::Start, SystemTime::now());
+    pub(crate) fn start(sink: &Arc<Sink>, check: &Check, options: RunOptions) -> Self {
+        let run_id = options.run_id.map_or_else(Uuid::new_v4, |r| r.0);
+        let attempt = options.attempt.unwrap_or(1);
+        let span = tracing::info_span!(target: "heartbeat", "run", check = check.slug(), %run_id, attempt);
+        let mut event = Event::new(check.clone(), run_id, EventKind::Start, SystemTime::now());
+        event.attempt = attempt;
+        event.max_attempts = options.max_attempts;
         let started_at = event.at;
-        span.in_scope(|| {
-            tracing::info!(target: "heartbeat", started_at = %Utc(started_at), "run started");
-        });
-        monitor.push(event);
-        Self {
-            monitor: monitor.clone(),
+        let state = Arc::new(RunState {
             check: check.clone(),
             run_id,
+            attempt,
+            max_attempts: options.max_attempts,
+            log: Mutex::new(LogTail::new(
+                options.log_tail.unwrap_or(sink.log_tail_bytes),
+            )),
+        });
+        let mut extensions = Extensions::default();
+        span.in_scope(|| {
+            tracing::info!(target: "heartbeat", started_at = %Utc(started_at), "run started");
+            if !sink.start_hooks.is_empty() {
+                let mut start = RunStart {
+                    facts: facts(&state),
+                    extensions: &mut extensions,
+                };
+                for hook in sink.start_hooks.iter() {
+                    hook.on_start(&mut start);
+                }
+            }
+        });
+        sink.push(event);
+        Self {
+            sink: sink.clone(),
+            state,
             started: Instant::now(),
             started_at,
             span,
-            log: Mutex::new(String::new()),
+            extensions,
             finished: false,
         }
     }
 
     /// This run's id (sent as Healthchecks `rid`, Cronitor `series`).
     pub fn run_id(&self) -> RunId {
-        RunId(self.run_id)
+        RunId(self.state.run_id)
     }
 
     /// The check being run.
     pub fn check(&self) -> &Check {
-        &self.check
+        &self.state.check
+    }
+
+    /// Which attempt this is (1 for the first).
+    pub fn attempt(&self) -> u32 {
+        self.state.attempt
+    }
+
+    /// How many attempts the run may have, when known.
+    pub fn max_attempts(&self) -> Option<u32> {
+        self.state.max_attempts
     }
 
     /// Time since the run started.
@@ -100,124 +274,257 @@ impl RunGuard {
         &self.span
     }
 
-    /// Appends a line to the run's log. The last [`LOG_TAIL_BYTES`] are kept
-    /// and sent with a failure (as the Healthchecks ping body, for instance).
+    /// A handle for the job to log through; see [`RunHandle`].
+    pub fn handle(&self) -> RunHandle {
+        RunHandle(self.state.clone())
+    }
+
+    /// Appends a line to the run's log. Its tail (32 KiB unless configured,
+    /// see [`RunOptions::log_tail`]) is sent with a failure (as the
+    /// Healthchecks ping body, for instance).
     pub fn log(&self, line: impl fmt::Display) {
-        let mut log = crate::sync::lock(&self.log);
-        use fmt::Write;
-        let _ = writeln!(log, "{line}");
-        // Trim in batches, not on every line: amortised O(1) per line.
-        if log.len() > 2 * LOG_TAIL_BYTES {
-            keep_tail(&mut log);
-        }
+        self.state.log_line(format_args!("{line}"));
+    }
+
+    /// Appends raw bytes to the run's log.
+    pub fn log_bytes(&self, bytes: &[u8]) {
+        self.state.log_bytes(bytes);
+    }
+
+    /// Runs `f` inside the run: its span entered, the run
+    /// [current](crate::current_run).
+    pub fn in_scope<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _run = current::enter(&self.state);
+        self.span.in_scope(f)
+    }
+
+    /// Binds a future to the run: while it is polled, the run's span is
+    /// entered and the run is [current](crate::current_run).
+    pub fn bind<F: Future>(&self, future: F) -> InRun<F> {
+        InRun::new(future, self.span.clone(), self.state.clone())
     }
 
     /// The run succeeded.
     pub fn success(mut self) {
-        self.finish(Outcome::Success);
+        self.finish(Reported::of(&()), None);
     }
 
     /// The run failed with `error`; the message is the error and its source
-    /// chain ("sync failed: connect: connection refused").
-    pub fn fail<E: std::error::Error + ?Sized>(mut self, error: &E) {
-        self.finish(Outcome::Failure(crate::error::chain(error)));
+    /// chain ("sync failed: connect: connection refused"), and finish hooks
+    /// see the error itself.
+    pub fn fail(mut self, error: &(dyn Error + 'static)) {
+        self.finish(Reported::error(error), None);
     }
 
     /// The run failed for the given reason.
     pub fn fail_message(mut self, message: impl Into<String>) {
-        self.finish(Outcome::Failure(message.into()));
+        self.finish_outcome(Outcome::Failure(message.into()));
     }
 
     /// The run ended with a process exit status: 0 is success, anything else
     /// a failure.
     pub fn exit_code(mut self, code: i32) {
-        self.finish(Outcome::ExitCode(code));
+        self.finish_outcome(Outcome::ExitCode(code));
+    }
+
+    /// This attempt failed with `error`, and another attempt will follow: a
+    /// WARN line and a message to the services that keep one, no failure.
+    /// On the last attempt ([`RunOptions::max_attempts`]) it is a failure.
+    pub fn retry(mut self, error: &(dyn Error + 'static)) {
+        let reported = Reported::error(error);
+        let Outcome::Failure(reason) = reported.outcome else {
+            unreachable!("Reported::error is a failure")
+        };
+        self.finish(
+            Reported {
+                outcome: Outcome::Retry(reason),
+                error: Some(error),
+            },
+            None,
+        );
+    }
+
+    /// [`retry`](Self::retry) with a reason instead of an error.
+    pub fn retry_message(mut self, message: impl Into<String>) {
+        self.finish_outcome(Outcome::Retry(message.into()));
+    }
+
+    /// The run was stopped by a shutdown: a WARN line, nothing sent.
+    pub fn interrupted(mut self) {
+        self.finish_outcome(Outcome::Interrupted);
     }
 
     /// Ends the run with an [`Outcome`].
     pub fn finish_with(mut self, outcome: Outcome) {
-        self.finish(outcome);
+        self.finish_outcome(outcome);
     }
 
     /// Ends the run with the outcome of a job's output, or with its panic,
     /// which is then resumed: monitoring never swallows a panic.
     pub(crate) fn conclude<T>(
-        self,
+        mut self,
         result: std::thread::Result<T>,
-        outcome: impl FnOnce(&T) -> Outcome,
+        report: impl for<'a> FnOnce(&'a T) -> Reported<'a>,
     ) -> T {
         match result {
             Ok(output) => {
-                self.finish_with(outcome(&output));
+                self.finish(report(&output), None);
                 output
             }
             Err(payload) => {
-                self.fail_message(crate::outcome::panic_message(&*payload));
+                let message = crate::outcome::panic_message(&*payload);
+                self.finish(
+                    Reported {
+                        outcome: Outcome::Failure(message.clone()),
+                        error: None,
+                    },
+                    Some(&message),
+                );
                 std::panic::resume_unwind(payload)
             }
         }
     }
 
-    fn finish(&mut self, outcome: Outcome) {
+    fn finish_outcome(&mut self, outcome: Outcome) {
+        self.finish(
+            Reported {
+                outcome,
+                error: None,
+            },
+            None,
+        );
+    }
+
+    fn is_last_attempt(&self) -> bool {
+        self.state
+            .max_attempts
+            .is_some_and(|max| self.state.attempt >= max)
+    }
+
+    fn finish(&mut self, reported: Reported<'_>, panic: Option<&str>) {
         self.finished = true;
         let duration = self.started.elapsed();
-        let (kind, message) = match outcome {
-            Outcome::Success => (EventKind::Success, None),
-            Outcome::Failure(m) => (EventKind::Fail, Some(m)),
-            Outcome::ExitCode(0) => (EventKind::ExitCode(0), None),
-            Outcome::ExitCode(c) => (EventKind::ExitCode(c), Some(format!("exit code {c}"))),
-        };
-        let at = self.started_at + duration;
-        let mut event = Event::new(self.check.clone(), self.run_id, kind, at);
-        event.duration = Some(duration);
         let _entered = self.span.enter();
-        if event.kind.is_failure() {
-            let reason = message.as_deref().unwrap_or("failed");
+        let outcome = match reported.outcome {
+            Outcome::Retry(reason) if self.is_last_attempt() => {
+                tracing::debug!(target: "heartbeat", "the last attempt failed: no retry follows");
+                Outcome::Failure(reason)
+            }
+            other => other,
+        };
+        let with_log = outcome.is_failure() || matches!(outcome, Outcome::Retry(_));
+        let log = if with_log {
+            lock(&self.state.log).take()
+        } else {
+            Vec::new()
+        };
+        let check = &self.state.check;
+        let at = self.started_at + duration;
+        let event = |kind: EventKind| {
+            let mut event = Event::new(check.clone(), self.state.run_id, kind, at);
+            event.attempt = self.state.attempt;
+            event.max_attempts = self.state.max_attempts;
+            event.duration = Some(duration);
+            event.log = (!log.is_empty()).then(|| log.clone());
+            event
+        };
+        let failure = |kind: EventKind, reason: String| {
             tracing::error!(
                 target: "heartbeat",
-                outcome = event.kind.name(),
+                outcome = outcome.name(),
                 ?duration,
-                priority = %self.check.priority(),
-                runbook = self.check.runbook(),
+                priority = %check.priority(),
+                runbook = check.runbook(),
                 "run failed: {reason}"
             );
+            let mut event = event(kind);
             // The runbook travels with the failure to every service.
-            event.message = Some(match self.check.runbook() {
+            event.message = Some(match check.runbook() {
                 Some(url) => format!("{reason}\nrunbook: {url}"),
-                None => reason.to_owned(),
+                None => reason,
             });
-            let mut log = std::mem::take(&mut *crate::sync::lock(&self.log));
-            keep_tail(&mut log);
-            event.log = (!log.is_empty()).then_some(log);
-        } else {
-            tracing::info!(target: "heartbeat", outcome = event.kind.name(), ?duration, "run finished");
+            event
+        };
+        let event = match &outcome {
+            Outcome::Success => Some(event(EventKind::Success)),
+            Outcome::ExitCode(0) => Some(event(EventKind::ExitCode(0))),
+            Outcome::Failure(reason) => Some(failure(EventKind::Fail, reason.clone())),
+            Outcome::ExitCode(c) => Some(failure(EventKind::ExitCode(*c), format!("exit code {c}"))),
+            Outcome::Retry(reason) => {
+                let of = self
+                    .state
+                    .max_attempts
+                    .map(|m| format!(" of {m}"))
+                    .unwrap_or_default();
+                let message = format!(
+                    "attempt {}{of} failed, will be retried: {reason}",
+                    self.state.attempt
+                );
+                tracing::warn!(target: "heartbeat", outcome = outcome.name(), ?duration, "{message}");
+                let mut event = event(EventKind::Retry);
+                event.message = Some(message);
+                Some(event)
+            }
+            Outcome::Interrupted => {
+                tracing::warn!(
+                    target: "heartbeat",
+                    outcome = outcome.name(),
+                    ?duration,
+                    "run interrupted by shutdown; no failure reported"
+                );
+                None
+            }
+        };
+        if matches!(outcome, Outcome::Success | Outcome::ExitCode(0)) {
+            tracing::info!(target: "heartbeat", outcome = outcome.name(), ?duration, "run finished");
         }
-        self.monitor.push(event);
+        if !self.sink.finish_hooks.is_empty() {
+            let finish = RunFinish {
+                facts: facts(&self.state),
+                extensions: &self.extensions,
+                outcome: &outcome,
+                duration,
+                error: reported.error,
+                panic,
+                log: &log,
+            };
+            for hook in self.sink.finish_hooks.iter() {
+                hook.on_finish(&finish);
+            }
+        }
+        if let Some(event) = event {
+            self.sink.push(event);
+        }
     }
 }
 
-/// Cuts `log` to its last [`LOG_TAIL_BYTES`], starting at a line boundary.
-fn keep_tail(log: &mut String) {
-    if log.len() <= LOG_TAIL_BYTES {
-        return;
+fn facts(state: &RunState) -> RunFacts<'_> {
+    RunFacts {
+        check: &state.check,
+        run_id: RunId(state.run_id),
+        attempt: state.attempt,
+        max_attempts: state.max_attempts,
     }
-    let tail = crate::target::tail_of(log, LOG_TAIL_BYTES);
-    let mut cut = log.len() - tail.len();
-    if let Some(nl) = tail.find('\n') {
-        cut += nl + 1;
-    }
-    log.drain(..cut);
 }
 
 impl Drop for RunGuard {
     fn drop(&mut self) {
-        if !self.finished {
-            let why = if std::thread::panicking() {
-                "panicked"
-            } else {
-                "cancelled"
-            };
-            self.finish(Outcome::Failure(why.to_owned()));
+        if self.finished {
+            return;
+        }
+        if std::thread::panicking() {
+            let message = "panicked".to_owned();
+            self.finish(
+                Reported {
+                    outcome: Outcome::Failure(message.clone()),
+                    error: None,
+                },
+                Some(&message),
+            );
+        } else if self.sink.is_shutting_down() {
+            self.finish_outcome(Outcome::Interrupted);
+        } else {
+            self.finish_outcome(Outcome::Failure("cancelled".to_owned()));
         }
     }
 }
@@ -225,8 +532,9 @@ impl Drop for RunGuard {
 impl fmt::Debug for RunGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RunGuard")
-            .field("check", &self.check.slug())
-            .field("run_id", &self.run_id)
+            .field("check", &self.state.check.slug())
+            .field("run_id", &self.state.run_id)
+            .field("attempt", &self.state.attempt)
             .field("elapsed", &self.started.elapsed())
             .finish()
     }

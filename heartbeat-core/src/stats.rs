@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::event::{Event, RunId};
+use crate::event::{Event, EventKind, RunId};
 
 /// A snapshot of a monitor's delivery counters, from [`Monitor::stats`](crate::Monitor::stats).
 ///
@@ -54,25 +54,41 @@ impl Counters {
     }
 }
 
-/// An event that had not reached a service when a flush ended.
+/// Work that was not done when a flush ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct Undelivered {
-    /// The check's slug.
-    pub check: String,
-    /// The event kind ("start", "success", "fail", …).
-    pub event: &'static str,
-    /// The run id.
-    pub run_id: RunId,
-    /// The target it was bound for, or `None` while still queued (all targets).
-    pub target: Option<String>,
+pub enum Undelivered {
+    /// An event that had not reached a service.
+    Event {
+        /// The check's slug.
+        check: String,
+        /// What the event was.
+        kind: EventKind,
+        /// The run id.
+        run_id: RunId,
+        /// The target it was bound for, or `None` while still queued (all targets).
+        target: Option<String>,
+    },
+    /// A check's monitor was still being created or updated.
+    Upsert {
+        /// The check's slug.
+        check: String,
+        /// The target doing it.
+        target: String,
+    },
+    /// A target had not flushed what it buffers itself
+    /// ([`Target::flush`](crate::Target::flush)).
+    TargetBuffer {
+        /// The target.
+        target: String,
+    },
 }
 
 impl Undelivered {
-    pub(crate) fn of(event: &Event, target: Option<&str>) -> Self {
-        Self {
+    pub(crate) fn event(event: &Event, target: Option<&str>) -> Self {
+        Self::Event {
             check: event.check.slug().to_owned(),
-            event: event.kind.name(),
+            kind: event.kind.clone(),
             run_id: RunId(event.run_id),
             target: target.map(str::to_owned),
         }
@@ -81,11 +97,22 @@ impl Undelivered {
 
 impl fmt::Display for Undelivered {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} (run {})", self.check, self.event, self.run_id)?;
-        if let Some(t) = &self.target {
-            write!(f, " to {t}")?;
+        match self {
+            Self::Event {
+                check,
+                kind,
+                run_id,
+                target,
+            } => {
+                write!(f, "{check} {} (run {run_id})", kind.name())?;
+                if let Some(t) = target {
+                    write!(f, " to {t}")?;
+                }
+                Ok(())
+            }
+            Self::Upsert { check, target } => write!(f, "{check} monitor upsert to {target}"),
+            Self::TargetBuffer { target } => write!(f, "{target}'s own buffer"),
         }
-        Ok(())
     }
 }
 

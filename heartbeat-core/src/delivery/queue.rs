@@ -103,7 +103,7 @@ impl Queue {
         let s = self.lock();
         for class in &s.classes {
             for (_, e) in class {
-                out.push(crate::stats::Undelivered::of(e, None));
+                out.push(crate::stats::Undelivered::event(e, None));
             }
         }
     }

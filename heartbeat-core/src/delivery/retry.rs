@@ -1,6 +1,16 @@
-//! [`RetryPolicy`]: exponential backoff with jitter, bounded in time.
+//! [`RetryPolicy`] (exponential backoff with jitter, bounded in time) and
+//! the retry loop that every delivery and upsert goes through.
 
-use std::time::Duration;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use tokio::sync::Semaphore;
+
+use crate::stats::Counters;
+use crate::sync::lock;
+use crate::target::{BoxFuture, Target, Verdict};
 
 /// How failed deliveries are retried: connect errors, timeouts, 408, 429 and
 /// 5xx are retried with exponential backoff and jitter, waiting at least as
@@ -58,6 +68,127 @@ impl RetryPolicy {
             .min(self.max_backoff);
         let half = step / 2;
         half + half.mul_f64(fastrand::f64())
+    }
+}
+
+/// One target as the retry loop sees it, with the service's health.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    pub(crate) target: std::sync::Arc<dyn Target>,
+    /// False while the service is failing, so that the log says "failing"
+    /// once and "recovered" once instead of a line per attempt.
+    healthy: AtomicBool,
+    /// Set by `Retry-After`: no request to this target starts before then.
+    paused_until: Mutex<Option<Instant>>,
+}
+
+impl Slot {
+    pub(crate) fn new(target: std::sync::Arc<dyn Target>) -> Self {
+        Self {
+            target,
+            healthy: AtomicBool::new(true),
+            paused_until: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        self.target.name()
+    }
+}
+
+/// How a delivery (or upsert) ended.
+#[derive(Debug)]
+pub(crate) enum Delivery {
+    Delivered,
+    /// Rejected by the service, or out of retry budget.
+    Failed { reason: String, permanent: bool },
+}
+
+/// Runs `attempt` until it is delivered, rejected, or out of retry budget.
+/// Events count in `counters`; upserts (which are not events) pass `None`.
+/// A target that panics is a rejection: a user's target must not take the
+/// delivery thread down with it.
+pub(crate) async fn deliver<'a>(
+    slot: &'a Slot,
+    semaphore: &Semaphore,
+    counters: Option<&Counters>,
+    policy: RetryPolicy,
+    attempt: impl Fn() -> BoxFuture<'a, Verdict>,
+) -> Delivery {
+    let count = |c: fn(&Counters) -> &AtomicU64| {
+        if let Some(counters) = counters {
+            c(counters).fetch_add(1, Relaxed);
+        }
+    };
+    let first = Instant::now();
+    let service = slot.name();
+    let mut retry = 0;
+    loop {
+        let paused = *lock(&slot.paused_until);
+        if let Some(until) = paused {
+            tokio::time::sleep_until(until.into()).await;
+        }
+        let verdict = {
+            let Ok(_permit) = semaphore.acquire().await else {
+                return Delivery::Failed {
+                    reason: "shutting down".into(),
+                    permanent: false,
+                };
+            };
+            std::panic::AssertUnwindSafe(attempt())
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|payload| {
+                    Verdict::reject(format!(
+                        "the target {}",
+                        crate::outcome::panic_message(&*payload)
+                    ))
+                })
+        };
+        match verdict {
+            Verdict::Delivered => {
+                count(|c| &c.delivered);
+                if !slot.healthy.swap(true, Relaxed) {
+                    tracing::info!(target: "heartbeat", service, "heartbeat service reachable again");
+                }
+                return Delivery::Delivered;
+            }
+            Verdict::Reject { reason } => {
+                count(|c| &c.failed);
+                return Delivery::Failed {
+                    reason,
+                    permanent: true,
+                };
+            }
+            Verdict::Retry { reason, after } => {
+                retry += 1;
+                let wait = policy.backoff(retry).max(after.unwrap_or_default());
+                if first.elapsed().saturating_add(wait) > policy.give_up_after {
+                    count(|c| &c.failed);
+                    return Delivery::Failed {
+                        reason,
+                        permanent: false,
+                    };
+                }
+                if let Some(after) = after {
+                    // Every lane of this service waits, not just this one.
+                    let until = super::timers::after(Instant::now(), after);
+                    let mut p = lock(&slot.paused_until);
+                    *p = Some(p.map_or(until, |old| old.max(until)));
+                }
+                count(|c| &c.retried);
+                if slot.healthy.swap(false, Relaxed) {
+                    tracing::warn!(
+                        target: "heartbeat",
+                        service,
+                        "heartbeat service failing ({reason}); retrying in the background, jobs are not affected"
+                    );
+                } else {
+                    tracing::debug!(target: "heartbeat", service, retry, ?wait, "retrying: {reason}");
+                }
+                tokio::time::sleep(wait).await;
+            }
+        }
     }
 }
 

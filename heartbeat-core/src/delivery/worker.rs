@@ -1,104 +1,38 @@
-//! The delivery worker: a thread running a single-threaded tokio runtime.
-//!
-//! Besides delivering events it owns the process's timers: keepalive ticks
-//! and the max-runtime watch of running runs, so that neither costs the job
-//! path a thread or a timer.
+//! The delivery worker: a thread running a single-threaded tokio runtime,
+//! which takes events from the queue, fans them out to the targets' lanes,
+//! upserts monitors, runs the timers and answers flushes.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use uuid::Uuid;
 
-use super::{DeliveryConfig, RetryPolicy, Shared, after, take_all};
+use super::DeliveryConfig;
+use super::lanes::{self, Lane, LaneKey, LaneTask};
+use super::reporter::Reporter;
+use super::retry::{Delivery, Slot, deliver};
+use super::shared::{Shared, take_all};
+use super::timers::{Keepalives, RuntimeWatch, after, sleep_until};
 use crate::check::Check;
-use crate::event::{Event, EventKind};
-use crate::keepalive::KeepaliveState;
-use crate::stats::{Counters, FlushReport, Undelivered};
+use crate::event::Event;
+use crate::stats::{FlushReport, Undelivered};
 use crate::sync::lock;
-use crate::target::{BoxFuture, HttpContext, Plan, Target, Verdict};
-
-/// One target as the worker holds it, with its health state.
-#[derive(Debug)]
-struct Slot {
-    target: Arc<dyn Target>,
-    /// False while the service is failing, so that the log says "failing"
-    /// once and "recovered" once instead of a line per attempt.
-    healthy: AtomicBool,
-    /// Set by `Retry-After`: no request to this target starts before then.
-    paused_until: Mutex<Option<Instant>>,
-}
-
-type LaneKey = (usize, Uuid);
-
-/// The events of one (target, run) pair, delivered in order by one task at
-/// a time. The task carries on with the lane's next event itself, so a run's
-/// finish does not wait for the worker loop to notice its start went out.
-#[derive(Debug, Default)]
-struct LaneState {
-    events: VecDeque<Arc<Event>>,
-    /// Whether a task is delivering this lane's events.
-    running: bool,
-}
-
-type Lane = Arc<Mutex<LaneState>>;
-
-/// Remembers which configuration problems were logged, so each is reported
-/// once per (target, check, reason) rather than once per ping. Shared with
-/// the lane tasks, which log their own rejections.
-#[derive(Debug, Default)]
-struct Reporter(Mutex<HashSet<(String, String, String)>>);
-
-impl Reporter {
-    /// ERROR the first time, DEBUG after that.
-    fn report_once(&self, service: &str, slug: &str, reason: &str, what: &str) {
-        let key = (service.to_owned(), slug.to_owned(), reason.to_owned());
-        if lock(&self.0).insert(key) {
-            tracing::error!(
-                target: "heartbeat",
-                service,
-                check = slug,
-                "heartbeat {what}: {reason} (reported once per check)"
-            );
-        } else {
-            tracing::debug!(target: "heartbeat", service, check = slug, "heartbeat {what}: {reason}");
-        }
-    }
-}
-
-/// How a delivery ended.
-enum Outcome {
-    Delivered,
-    /// Rejected by the service, or out of retry budget.
-    Failed {
-        reason: String,
-        permanent: bool,
-    },
-}
+use crate::target::{Plan, Target};
 
 /// What a finished task was.
 enum Done {
     /// A lane's task ran out of events.
     Lane(LaneKey),
-    Upsert(usize, Check, Outcome),
-}
-
-/// A registered keepalive and when it next ticks.
-struct Ticker {
-    state: Arc<KeepaliveState>,
-    next: Instant,
-    last_progress: u64,
-    stalled: bool,
+    Upsert(usize, Check, Delivery),
 }
 
 /// Starts the worker thread.
 pub(crate) fn spawn(
     shared: Arc<Shared>,
     targets: Vec<Arc<dyn Target>>,
-    http: HttpContext,
     config: DeliveryConfig,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -111,25 +45,17 @@ pub(crate) fn spawn(
             let worker = Worker {
                 slots: targets
                     .into_iter()
-                    .map(|target| {
-                        Arc::new(Slot {
-                            target,
-                            healthy: AtomicBool::new(true),
-                            paused_until: Mutex::new(None),
-                        })
-                    })
+                    .map(|t| Arc::new(Slot::new(t)))
                     .collect(),
                 semaphore: Arc::new(Semaphore::new(config.concurrency.max(1))),
                 shared,
-                http,
                 config,
                 lanes: HashMap::new(),
                 tasks: JoinSet::new(),
-                upserts_running: 0,
+                upserts_running: Vec::new(),
                 reporter: Arc::new(Reporter::default()),
-                tickers: Vec::new(),
-                watch: BTreeSet::new(),
-                watched: HashMap::new(),
+                keepalives: Keepalives::default(),
+                watch: RuntimeWatch::default(),
             };
             runtime.block_on(worker.run());
         })
@@ -151,19 +77,16 @@ impl Drop for ReleaseOnExit {
 struct Worker {
     shared: Arc<Shared>,
     slots: Vec<Arc<Slot>>,
-    http: HttpContext,
     config: DeliveryConfig,
     semaphore: Arc<Semaphore>,
     /// A lane exists while it has work or its task has not reported back.
     lanes: HashMap<LaneKey, Lane>,
     tasks: JoinSet<Done>,
-    upserts_running: usize,
+    /// (target index, check) of each upsert in progress.
+    upserts_running: Vec<(usize, Check)>,
     reporter: Arc<Reporter>,
-    tickers: Vec<Ticker>,
-    /// Running runs with a max runtime, by deadline; `watched` indexes them
-    /// by run id so a final event can remove its run.
-    watch: BTreeSet<(Instant, Uuid)>,
-    watched: HashMap<Uuid, (Instant, Arc<Event>)>,
+    keepalives: Keepalives,
+    watch: RuntimeWatch,
 }
 
 impl Worker {
@@ -184,8 +107,8 @@ impl Worker {
                 self.start_upserts(check);
             }
             let now = Instant::now();
-            self.tick_keepalives(now);
-            self.fire_watch(now);
+            self.keepalives.tick(&self.shared, now);
+            self.watch.fire(&self.shared, now);
             self.answer_flushes(false);
             if self.shared.queue.is_closed() {
                 let deadline = *closing_deadline
@@ -198,8 +121,8 @@ impl Worker {
             let wake_at = [
                 self.next_flush_deadline(),
                 closing_deadline,
-                self.tickers.iter().map(|t| t.next).min(),
-                self.watch.first().map(|(at, _)| *at),
+                self.keepalives.next(),
+                self.watch.next(),
             ]
             .into_iter()
             .flatten()
@@ -231,78 +154,39 @@ impl Worker {
     }
 
     fn is_idle(&self) -> bool {
-        self.lanes.is_empty() && self.upserts_running == 0 && self.shared.queue.len() == 0
+        self.lanes.is_empty() && self.upserts_running.is_empty() && self.shared.queue.len() == 0
     }
 
     /// Fans an event out to the targets that take it, one lane per target.
     fn dispatch(&mut self, event: Arc<Event>) {
-        self.track_runtime(&event);
+        self.watch.track(&event);
         for idx in 0..self.slots.len() {
             match self.slots[idx].target.plan(&event) {
                 Plan::Send => {}
                 Plan::Skip => continue,
                 Plan::Misconfigured(reason) => {
-                    self.report_once(idx, event.check.slug(), &reason, "skipped");
+                    self.report_once(idx, event.check.slug(), "skipped", &reason);
                     continue;
                 }
             }
             self.shared.counters.in_worker.fetch_add(1, Relaxed);
             let key = (idx, event.run_id);
             let lane = self.lanes.entry(key).or_default().clone();
-            let idle = {
-                let mut l = lock(&lane);
-                l.events.push_back(event.clone());
-                !std::mem::replace(&mut l.running, true)
-            };
-            if idle {
-                self.start(key, lane);
+            if lanes::enqueue(&lane, event.clone()) {
+                let task = LaneTask {
+                    lane,
+                    slot: self.slots[idx].clone(),
+                    semaphore: self.semaphore.clone(),
+                    shared: self.shared.clone(),
+                    reporter: self.reporter.clone(),
+                    policy: self.config.retry,
+                };
+                self.tasks.spawn(async move {
+                    task.run().await;
+                    Done::Lane(key)
+                });
             }
         }
-    }
-
-    /// Spawns the task that delivers `lane`'s events, in order, until the
-    /// lane is empty.
-    fn start(&mut self, key: LaneKey, lane: Lane) {
-        let slot = self.slots[key.0].clone();
-        let http = self.http.clone();
-        let semaphore = self.semaphore.clone();
-        let shared = self.shared.clone();
-        let reporter = self.reporter.clone();
-        let policy = self.config.retry;
-        self.tasks.spawn(async move {
-            loop {
-                let Some(event) = lock(&lane).events.front().cloned() else {
-                    break;
-                };
-                let outcome = deliver(&slot, &semaphore, Some(&shared.counters), policy, || {
-                    slot.target.send(&http, &event)
-                })
-                .await;
-                shared.counters.in_worker.fetch_sub(1, Relaxed);
-                if let Outcome::Failed { reason, permanent } = outcome {
-                    let service = slot.target.name();
-                    if permanent {
-                        reporter.report_once(service, event.check.slug(), &reason, "rejected");
-                    } else {
-                        tracing::error!(
-                            target: "heartbeat",
-                            service,
-                            check = event.check.slug(),
-                            event = event.kind.name(),
-                            run_id = %event.run_id,
-                            "heartbeat ping lost: still failing after the retry budget ({reason})"
-                        );
-                    }
-                }
-                let mut l = lock(&lane);
-                l.events.pop_front();
-                if l.events.is_empty() {
-                    l.running = false;
-                    break;
-                }
-            }
-            Done::Lane(key)
-        });
     }
 
     fn start_upserts(&mut self, check: Check) {
@@ -311,16 +195,13 @@ impl Worker {
                 continue;
             }
             let slot = self.slots[idx].clone();
-            let http = self.http.clone();
             let semaphore = self.semaphore.clone();
             let policy = self.config.retry;
+            self.upserts_running.push((idx, check.clone()));
             let check = check.clone();
-            self.upserts_running += 1;
             self.tasks.spawn(async move {
-                let outcome = deliver(&slot, &semaphore, None, policy, || {
-                    slot.target.upsert(&http, &check)
-                })
-                .await;
+                let outcome =
+                    deliver(&slot, &semaphore, None, policy, || slot.target.upsert(&check)).await;
                 Done::Upsert(idx, check, outcome)
             });
         }
@@ -331,19 +212,21 @@ impl Worker {
             Done::Lane(key) => {
                 // Drop the lane unless an event arrived after its task stopped
                 // (then a new task is already delivering it).
-                let finished = self.lanes.get(&key).is_some_and(|lane| {
-                    let l = lock(lane);
-                    !l.running && l.events.is_empty()
-                });
-                if finished {
+                if self.lanes.get(&key).is_some_and(lanes::is_finished) {
                     self.lanes.remove(&key);
                 }
             }
             Done::Upsert(idx, check, outcome) => {
-                self.upserts_running -= 1;
-                let service = self.slots[idx].target.name().to_owned();
+                if let Some(pos) = self
+                    .upserts_running
+                    .iter()
+                    .position(|(i, c)| *i == idx && c.slug() == check.slug())
+                {
+                    self.upserts_running.swap_remove(pos);
+                }
+                let service = self.slots[idx].name().to_owned();
                 match outcome {
-                    Outcome::Delivered => tracing::info!(
+                    Delivery::Delivered => tracing::info!(
                         target: "heartbeat",
                         service,
                         check = check.slug(),
@@ -351,129 +234,38 @@ impl Worker {
                         timezone = check.timezone(),
                         "monitor created or updated"
                     ),
-                    Outcome::Failed { reason, .. } => {
-                        self.report_once(idx, check.slug(), &reason, "monitor upsert failed");
+                    Delivery::Failed { reason, .. } => {
+                        self.report_once(idx, check.slug(), "monitor upsert failed", &reason);
                     }
                 }
             }
         }
     }
 
-    fn report_once(&self, idx: usize, slug: &str, reason: &str, what: &str) {
+    fn report_once(&self, idx: usize, slug: &str, what: &'static str, reason: &str) {
         self.reporter
-            .report_once(self.slots[idx].target.name(), slug, reason, what);
-    }
-
-    /// Starts watching a run with a max runtime; stops when it finishes.
-    fn track_runtime(&mut self, event: &Arc<Event>) {
-        if event.kind == EventKind::Start {
-            if let Some(max) = event.check.max_runtime() {
-                let elapsed = SystemTime::now()
-                    .duration_since(event.at)
-                    .unwrap_or_default();
-                let at = after(Instant::now(), max.saturating_sub(elapsed));
-                self.watch.insert((at, event.run_id));
-                self.watched.insert(event.run_id, (at, event.clone()));
-            }
-        } else if event.kind.is_final()
-            && let Some((at, _)) = self.watched.remove(&event.run_id)
-        {
-            self.watch.remove(&(at, event.run_id));
-        }
-    }
-
-    /// Runs past their max runtime: one warning and one signal each.
-    fn fire_watch(&mut self, now: Instant) {
-        while let Some(&(at, run_id)) = self.watch.first() {
-            if at > now {
-                break;
-            }
-            self.watch.pop_first();
-            let Some((_, start)) = self.watched.remove(&run_id) else {
-                continue;
-            };
-            let max = start.check.max_runtime().unwrap_or_default();
-            let elapsed = SystemTime::now()
-                .duration_since(start.at)
-                .unwrap_or_default();
-            let message = format!(
-                "still running after {}s, over its max runtime of {}s",
-                elapsed.as_secs(),
-                max.as_secs()
-            );
-            tracing::warn!(
-                target: "heartbeat",
-                check = start.check.slug(),
-                %run_id,
-                priority = %start.check.priority(),
-                "run is taking too long: {message}"
-            );
-            let mut event = Event::new(
-                start.check.clone(),
-                run_id,
-                EventKind::Log,
-                SystemTime::now(),
-            );
-            event.message = Some(message);
-            self.shared.push(event);
-        }
-    }
-
-    /// Takes new keepalives and sends the heartbeats that are due.
-    fn tick_keepalives(&mut self, now: Instant) {
-        for state in take_all(&self.shared.keepalives) {
-            self.tickers.push(Ticker {
-                next: after(now, state.every),
-                last_progress: state.progress.load(Relaxed),
-                stalled: false,
-                state,
-            });
-        }
-        let shared = &self.shared;
-        self.tickers.retain_mut(|t| {
-            if t.state.stopped.load(Relaxed) {
-                return false;
-            }
-            if t.next > now {
-                return true;
-            }
-            t.next = after(now, t.state.every);
-            let progress = t.state.progress.load(Relaxed);
-            let slug = t.state.check.slug();
-            if progress != t.last_progress || t.state.always.load(Relaxed) {
-                if std::mem::take(&mut t.stalled) {
-                    tracing::info!(target: "heartbeat", check = slug, "progress resumed; heartbeats resume");
-                }
-                t.last_progress = progress;
-                shared.push(Event::new(
-                    t.state.check.clone(),
-                    Uuid::new_v4(),
-                    EventKind::Heartbeat,
-                    SystemTime::now(),
-                ));
-            } else if !std::mem::replace(&mut t.stalled, true) {
-                tracing::warn!(
-                    target: "heartbeat",
-                    check = slug,
-                    every = ?t.state.every,
-                    "no progress since the last heartbeat; not pinging, so the service will alert"
-                );
-            }
-            true
-        });
+            .report_once(self.slots[idx].name(), slug, what, reason);
     }
 
     fn undelivered(&self) -> Vec<Undelivered> {
         let mut out = Vec::new();
         for ((idx, _), lane) in &self.lanes {
-            let name = self.slots[*idx].target.name();
+            let name = self.slots[*idx].name();
             out.extend(
                 lock(lane)
                     .events
                     .iter()
-                    .map(|e| Undelivered::of(e, Some(name))),
+                    .map(|e| Undelivered::event(e, Some(name))),
             );
         }
+        out.extend(
+            self.upserts_running
+                .iter()
+                .map(|(idx, check)| Undelivered::Upsert {
+                    check: check.slug().to_owned(),
+                    target: self.slots[*idx].name().to_owned(),
+                }),
+        );
         self.shared.queue.describe(&mut out);
         out
     }
@@ -486,19 +278,21 @@ impl Worker {
     }
 
     /// Answers the flushes that are complete or past their deadline (all of
-    /// them when `force`).
+    /// them when `force`). A complete one first asks the targets to flush.
     fn answer_flushes(&mut self, force: bool) {
         let mut flushes = lock(&self.shared.flushes);
         if flushes.is_empty() {
             return;
         }
         let now = Instant::now();
-        let done = self.is_idle();
+        let idle = self.is_idle();
         let mut report = None;
         for request in std::mem::take(&mut *flushes) {
-            if done || force || now >= request.deadline {
-                let r = report.get_or_insert_with(|| self.report()).clone();
-                let _ = request.reply.send(r);
+            let mut r = || report.get_or_insert_with(|| self.report()).clone();
+            if force || now >= request.deadline {
+                request.answer(r());
+            } else if idle {
+                request.flush_targets(self.slots.clone(), r());
             } else {
                 flushes.push(request);
             }
@@ -520,90 +314,5 @@ impl Worker {
             );
         }
         self.answer_flushes(true);
-    }
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Runs `attempt` until it is delivered, rejected, or out of retry budget.
-/// Events count in `counters`; upserts (which are not events) pass `None`.
-async fn deliver<'a>(
-    slot: &Slot,
-    semaphore: &Semaphore,
-    counters: Option<&Counters>,
-    policy: RetryPolicy,
-    attempt: impl Fn() -> BoxFuture<'a, Verdict>,
-) -> Outcome {
-    let count = |c: fn(&Counters) -> &std::sync::atomic::AtomicU64| {
-        if let Some(counters) = counters {
-            c(counters).fetch_add(1, Relaxed);
-        }
-    };
-    let first = Instant::now();
-    let service = slot.target.name();
-    let mut retry = 0;
-    loop {
-        let paused = *lock(&slot.paused_until);
-        if let Some(until) = paused {
-            tokio::time::sleep_until(until.into()).await;
-        }
-        let verdict = {
-            let Ok(_permit) = semaphore.acquire().await else {
-                return Outcome::Failed {
-                    reason: "shutting down".into(),
-                    permanent: false,
-                };
-            };
-            attempt().await
-        };
-        match verdict {
-            Verdict::Delivered => {
-                count(|c| &c.delivered);
-                if !slot.healthy.swap(true, Relaxed) {
-                    tracing::info!(target: "heartbeat", service, "heartbeat service reachable again");
-                }
-                return Outcome::Delivered;
-            }
-            Verdict::Reject { reason } => {
-                count(|c| &c.failed);
-                return Outcome::Failed {
-                    reason,
-                    permanent: true,
-                };
-            }
-            Verdict::Retry { reason, after } => {
-                retry += 1;
-                let wait = policy.backoff(retry).max(after.unwrap_or_default());
-                if first.elapsed().saturating_add(wait) > policy.give_up_after {
-                    count(|c| &c.failed);
-                    return Outcome::Failed {
-                        reason,
-                        permanent: false,
-                    };
-                }
-                if let Some(after) = after {
-                    // Every lane of this service waits, not just this one.
-                    let until = Instant::now() + after;
-                    let mut p = lock(&slot.paused_until);
-                    *p = Some(p.map_or(until, |old| old.max(until)));
-                }
-                count(|c| &c.retried);
-                if slot.healthy.swap(false, Relaxed) {
-                    tracing::warn!(
-                        target: "heartbeat",
-                        service,
-                        "heartbeat service failing ({reason}); retrying in the background, jobs are not affected"
-                    );
-                } else {
-                    tracing::debug!(target: "heartbeat", service, retry, ?wait, "retrying: {reason}");
-                }
-                tokio::time::sleep(wait).await;
-            }
-        }
     }
 }

@@ -7,10 +7,13 @@
 
 use reqwest::{Method, Url};
 
-use super::http::{self, HttpContext, Ping};
-use super::{BoxFuture, Plan, Target, Verdict, body, whole_seconds};
+use std::sync::Arc;
+
+use super::body;
+use super::http::{self, HttpClient, Ping, whole_seconds};
 use crate::check::Check;
 use crate::error::ConfigError;
+use crate::target::{BoxFuture, IntoTarget, Target, TargetContext, Verdict};
 use crate::event::{Event, EventKind};
 use crate::schedule::Schedule;
 use crate::secret::Secret;
@@ -37,6 +40,7 @@ const MAX_MESSAGE_CHARS: usize = 1000;
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct Cronitor {
+    pub(crate) name: String,
     pub(crate) api_key: Secret,
     pub(crate) ping_url: String,
     pub(crate) host: Option<String>,
@@ -54,11 +58,21 @@ impl Cronitor {
     /// A target using this API key (it needs the `monitor:telemetry` permission).
     pub fn new(api_key: impl Into<String>) -> Self {
         Self {
+            name: "cronitor".to_owned(),
             api_key: Secret::new(api_key),
             ping_url: Self::DEFAULT_PING_URL.to_owned(),
             host: None,
             api_url: Self::DEFAULT_API_URL.to_owned(),
             sync_monitors: true,
+        }
+    }
+
+    /// The target's name in logs and [`Stats`](crate::Stats) (default
+    /// `cronitor`); give each of several Cronitor targets its own.
+    pub fn name(self, name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ..self
         }
     }
 
@@ -94,7 +108,7 @@ impl Cronitor {
         }
     }
 
-    pub(crate) fn build(self, env: Option<&str>) -> Result<CronitorTarget, ConfigError> {
+    fn build(self, context: &TargetContext) -> Result<CronitorTarget, ConfigError> {
         let base =
             http::parse_base_url("Cronitor ping URL", &self.ping_url, "https://cronitor.link")?;
         http::check_key("Cronitor API key", self.api_key.expose())?;
@@ -111,17 +125,21 @@ impl Cronitor {
             None
         };
         Ok(CronitorTarget {
+            name: self.name,
+            http: context.http.clone(),
             base,
             api,
             api_key: self.api_key,
             host,
-            env: env.map(str::to_owned),
+            env: context.environment.clone(),
         })
     }
 }
 
 #[derive(Debug)]
-pub(crate) struct CronitorTarget {
+struct CronitorTarget {
+    name: String,
+    http: HttpClient,
     base: Url,
     /// The monitors API base, when upserting.
     api: Option<Url>,
@@ -140,7 +158,7 @@ impl CronitorTarget {
             EventKind::ExitCode(c) => (Some("fail"), Some(c)),
             // A message on a running run: same state and series, so Cronitor
             // attaches it to that run instead of counting a new one.
-            EventKind::Log => (Some("run"), None),
+            EventKind::Log | EventKind::Retry => (Some("run"), None),
             // No state: Cronitor records a heartbeat tick.
             EventKind::Heartbeat => (None, None),
         };
@@ -240,29 +258,35 @@ fn judge_upsert(reply: &http::Reply) -> Verdict {
     Verdict::Reject { reason }
 }
 
+impl IntoTarget for Cronitor {
+    fn into_target(self, context: &TargetContext) -> Result<Arc<dyn Target>, ConfigError> {
+        Ok(Arc::new(self.build(context)?))
+    }
+}
+
 impl Target for CronitorTarget {
     fn name(&self) -> &str {
-        "cronitor"
+        &self.name
     }
 
-    fn plan(&self, _event: &Event) -> Plan {
-        Plan::Send
-    }
-
-    fn send<'a>(&'a self, http: &'a HttpContext, event: &'a Event) -> BoxFuture<'a, Verdict> {
-        Box::pin(async move { http.exchange(self.ping(event), http::judge_status).await })
+    fn send<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Verdict> {
+        Box::pin(async move {
+            self.http
+                .exchange(self.ping(event), http::judge_status)
+                .await
+        })
     }
 
     fn upserts(&self) -> bool {
         self.api.is_some()
     }
 
-    fn upsert<'a>(&'a self, http: &'a HttpContext, check: &'a Check) -> BoxFuture<'a, Verdict> {
+    fn upsert<'a>(&'a self, check: &'a Check) -> BoxFuture<'a, Verdict> {
         Box::pin(async move {
             let Some(api) = &self.api else {
                 return Verdict::Delivered;
             };
-            http.exchange(self.upsert_request(api, check), judge_upsert)
+            self.http.exchange(self.upsert_request(api, check), judge_upsert)
                 .await
         })
     }

@@ -1,11 +1,14 @@
 //! One generic target for services pinged at a per-check URL, with presets
 //! for Better Stack, Dead Man's Snitch, Uptime Kuma (push) and Cronhub.
 
+use std::sync::Arc;
+
 use reqwest::{Method, Url};
 
-use super::http::{self, HttpContext, Ping};
-use super::{BoxFuture, Plan, Target, Verdict, body};
+use super::body;
+use super::http::{self, HttpClient, Ping};
 use crate::error::ConfigError;
+use crate::target::{BoxFuture, IntoTarget, Plan, Target, TargetContext, Verdict};
 use crate::event::{Event, EventKind};
 
 /// A target whose ping URLs are templates, one per event kind.
@@ -176,7 +179,7 @@ impl UrlTemplate {
         }
     }
 
-    pub(crate) fn build(self) -> Result<UrlTemplateTarget, ConfigError> {
+    fn build(self, context: &TargetContext) -> Result<UrlTemplateTarget, ConfigError> {
         let invalid = |reason: String| ConfigError::InvalidTemplate {
             target: self.name.clone(),
             reason,
@@ -191,6 +194,7 @@ impl UrlTemplate {
         };
         let target = UrlTemplateTarget {
             name: self.name.clone(),
+            http: context.http.clone(),
             start: parse(self.start.clone())?,
             success: parse(self.success.clone())?,
             fail: parse(self.fail.clone())?,
@@ -274,7 +278,7 @@ impl Template {
         }
         let t = Self { pieces };
         let sample = t.render(|_| "x".to_owned());
-        if !http::is_absolute_http(&sample) {
+        if heartbeat_validate::absolute_http_url(&sample).is_err() {
             return Err(
                 "the template does not give an absolute http(s) URL (is base_url set?)".to_owned(),
             );
@@ -311,8 +315,9 @@ fn encode_into(s: &str, out: &mut String) {
 }
 
 #[derive(Debug)]
-pub(crate) struct UrlTemplateTarget {
+struct UrlTemplateTarget {
     name: String,
+    http: HttpClient,
     start: Option<Template>,
     success: Option<Template>,
     fail: Option<Template>,
@@ -333,7 +338,8 @@ impl UrlTemplateTarget {
             } else {
                 self.fail.as_ref()
             }),
-            EventKind::Log => None,
+            // No state for messages on these services.
+            EventKind::Log | EventKind::Retry => None,
         }
     }
 
@@ -352,7 +358,7 @@ impl UrlTemplateTarget {
             Var::Id => event
                 .check
                 .target_id(&self.name)
-                .map(|s| s.expose().to_owned())
+                .map(str::to_owned)
                 .unwrap_or_default(),
             Var::Slug => event.check.slug().to_owned(),
             Var::RunId => event.run_id.hyphenated().to_string(),
@@ -386,6 +392,12 @@ impl UrlTemplateTarget {
     }
 }
 
+impl IntoTarget for UrlTemplate {
+    fn into_target(self, context: &TargetContext) -> Result<Arc<dyn Target>, ConfigError> {
+        Ok(Arc::new(self.build(context)?))
+    }
+}
+
 impl Target for UrlTemplateTarget {
     fn name(&self) -> &str {
         &self.name
@@ -404,14 +416,14 @@ impl Target for UrlTemplateTarget {
         Plan::Send
     }
 
-    fn send<'a>(&'a self, http: &'a HttpContext, event: &'a Event) -> BoxFuture<'a, Verdict> {
+    fn send<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Verdict> {
         Box::pin(async move {
             let Some(ping) = self.template(&event.kind).and_then(|t| self.ping(t, event)) else {
                 return Verdict::Reject {
                     reason: "the template gave an invalid URL for this check".into(),
                 };
             };
-            http.exchange(ping, |reply| match &self.reject_body {
+            self.http.exchange(ping, |reply| match &self.reject_body {
                 Some(text) if reply.body.contains(text.as_str()) => Verdict::Reject {
                     reason: format!(
                         "HTTP {}: {}",
@@ -430,11 +442,18 @@ impl Target for UrlTemplateTarget {
 mod tests {
     use super::*;
 
+    fn ctx() -> TargetContext {
+        TargetContext {
+            environment: None,
+            http: HttpClient::new(std::time::Duration::from_secs(1)),
+        }
+    }
+
     #[test]
     fn unknown_placeholder_is_named() {
         let err = UrlTemplate::new("x")
             .success("https://e.com/{token}")
-            .build()
+            .build(&ctx())
             .unwrap_err();
         assert!(err.to_string().contains("{token}"), "{err}");
     }
@@ -443,31 +462,31 @@ mod tests {
     fn base_is_required_when_used() {
         let err = UrlTemplate::new("x")
             .success("{base}/{id}")
-            .build()
+            .build(&ctx())
             .unwrap_err();
         assert!(err.to_string().contains("base_url"), "{err}");
         assert!(
             UrlTemplate::new("x")
                 .success("ftp://e.com/{id}")
-                .build()
+                .build(&ctx())
                 .is_err()
         );
         assert!(
             UrlTemplate::new("x")
                 .fail("https://e.com/{id}")
-                .build()
+                .build(&ctx())
                 .is_err()
         );
     }
 
     #[test]
     fn presets_build() {
-        UrlTemplate::better_stack().build().unwrap();
-        UrlTemplate::dead_mans_snitch().build().unwrap();
+        UrlTemplate::better_stack().build(&ctx()).unwrap();
+        UrlTemplate::dead_mans_snitch().build(&ctx()).unwrap();
         UrlTemplate::uptime_kuma("https://kuma.example.com/")
-            .build()
+            .build(&ctx())
             .unwrap();
-        UrlTemplate::cronhub().build().unwrap();
+        UrlTemplate::cronhub().build(&ctx()).unwrap();
     }
 
     #[test]

@@ -15,16 +15,17 @@ pub(crate) fn head(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// The longest suffix of `s` of at most `max` bytes starting on a char boundary.
-pub(crate) fn tail(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
+/// The longest suffix of `bytes` of at most `max` bytes that does not start
+/// inside a UTF-8 character.
+fn tail(bytes: &[u8], max: usize) -> &[u8] {
+    if bytes.len() <= max {
+        return bytes;
     }
-    let mut start = s.len() - max;
-    while !s.is_char_boundary(start) {
+    let mut start = bytes.len() - max;
+    while start < bytes.len() && bytes[start] & 0xC0 == 0x80 {
         start += 1;
     }
-    &s[start..]
+    &bytes[start..]
 }
 
 /// A message cut to `max` characters (not bytes), for services that count
@@ -39,26 +40,28 @@ pub(crate) fn chars(s: &str, max: usize) -> &str {
 /// The body for a ping: the message first (it says what went wrong), then as
 /// much of the log's *end* as fits (the last lines are the useful ones), in
 /// at most `limit` bytes.
-pub(crate) fn compose(message: Option<&str>, log: Option<&str>, limit: usize) -> String {
-    let message = message.unwrap_or("");
-    let log = log.unwrap_or("");
-    let sep = if !message.is_empty() && !log.is_empty() {
-        "\n\n"
+pub(crate) fn compose(message: Option<&str>, log: Option<&[u8]>, limit: usize) -> Vec<u8> {
+    let message = message.unwrap_or("").as_bytes();
+    let log = log.unwrap_or(&[]);
+    let sep: &[u8] = if !message.is_empty() && !log.is_empty() {
+        b"\n\n"
     } else {
-        ""
+        b""
     };
     if message.len() + sep.len() + log.len() <= limit {
-        return format!("{message}{sep}{log}");
+        return [message, sep, log].concat();
     }
-    if message.len() + CUT.len() >= limit {
-        let mut out = head(message, limit.saturating_sub(CUT.len())).to_owned();
-        if limit > CUT.len() {
-            out.push_str(CUT.trim_end());
+    let cut = CUT.as_bytes();
+    if message.len() + cut.len() >= limit {
+        let text = std::str::from_utf8(message).unwrap_or_default();
+        let mut out = head(text, limit.saturating_sub(cut.len())).as_bytes().to_vec();
+        if limit > cut.len() {
+            out.extend_from_slice(CUT.trim_end().as_bytes());
         }
         return out;
     }
-    let room = limit - message.len() - sep.len() - CUT.len();
-    format!("{message}{sep}{CUT}{}", tail(log, room))
+    let room = limit - message.len() - sep.len() - cut.len();
+    [message, sep, cut, tail(log, room)].concat()
 }
 
 #[cfg(test)]
@@ -67,15 +70,16 @@ mod tests {
 
     #[test]
     fn fits_untouched() {
-        assert_eq!(compose(Some("boom"), Some("l1\nl2"), 100), "boom\n\nl1\nl2");
-        assert_eq!(compose(None, Some("log"), 100), "log");
-        assert_eq!(compose(None, None, 100), "");
+        assert_eq!(compose(Some("boom"), Some(b"l1\nl2"), 100), b"boom\n\nl1\nl2");
+        assert_eq!(compose(None, Some(b"log"), 100), b"log");
+        assert_eq!(compose(None, None, 100), b"");
     }
 
     #[test]
     fn keeps_message_and_log_tail_within_limit() {
         let log = (0..100).map(|i| format!("line {i}\n")).collect::<String>();
-        let out = compose(Some("failed: disk full"), Some(&log), 120);
+        let out = compose(Some("failed: disk full"), Some(log.as_bytes()), 120);
+        let out = String::from_utf8(out).unwrap();
         assert!(out.len() <= 120, "{}", out.len());
         assert!(out.starts_with("failed: disk full\n\n[…truncated…]\n"));
         assert!(out.ends_with("line 99\n"));
@@ -84,7 +88,7 @@ mod tests {
     #[test]
     fn long_message_is_cut_on_a_char_boundary() {
         let msg = "é".repeat(100);
-        let out = compose(Some(&msg), Some("log"), 50);
+        let out = String::from_utf8(compose(Some(&msg), Some(b"log"), 50)).unwrap();
         assert!(out.len() <= 50);
         assert!(out.ends_with("[…truncated…]"));
     }

@@ -1,12 +1,13 @@
 //! The HTTP plumbing every HTTP target shares: sending, reading a bounded
 //! part of the reply, and classifying status codes.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 
-use super::Verdict;
+use crate::target::Verdict;
 
 /// How much of a reply body is read: enough for any status text a service
 /// sends, small enough that a misbehaving server cannot make us buffer much.
@@ -16,10 +17,45 @@ const MAX_REPLY_BODY: usize = 4096;
 /// much, so that one reply cannot park an event for hours.
 pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 
-/// The shared HTTP client, one per monitor, with pooled keep-alive connections.
+/// The HTTP client the built-in targets of one monitor share, with pooled
+/// keep-alive connections. It is built on first use, on the delivery
+/// thread: building it loads the system's certificates, which neither
+/// `MonitorBuilder::build` nor the job should wait for.
 #[derive(Debug, Clone)]
-pub(crate) struct HttpContext {
-    pub(crate) client: reqwest::Client,
+pub(crate) struct HttpClient(Arc<LazyClient>);
+
+#[derive(Debug)]
+struct LazyClient {
+    timeout: Duration,
+    client: OnceLock<Result<reqwest::Client, String>>,
+}
+
+impl HttpClient {
+    pub(crate) fn new(timeout: Duration) -> Self {
+        Self(Arc::new(LazyClient {
+            timeout,
+            client: OnceLock::new(),
+        }))
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, Verdict> {
+        let timeout = self.0.timeout;
+        let built = self.0.client.get_or_init(|| {
+            reqwest::Client::builder()
+                .user_agent(concat!("heartbeat/", env!("CARGO_PKG_VERSION")))
+                .timeout(timeout)
+                .connect_timeout(timeout)
+                .pool_idle_timeout(Duration::from_secs(60))
+                // A redirect would carry keys to another origin, and turn a
+                // POST into a GET without its body: treat it as a mistake.
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| crate::error::chain(&e.without_url()))
+        });
+        built.as_ref().map_err(|e| Verdict::Reject {
+            reason: format!("the HTTP client could not start: {e}"),
+        })
+    }
 }
 
 /// A request to make. The URL may hold secrets: never log it.
@@ -27,7 +63,7 @@ pub(crate) struct HttpContext {
 pub(crate) struct Ping {
     pub(crate) method: Method,
     pub(crate) url: Url,
-    pub(crate) body: Option<String>,
+    pub(crate) body: Option<Vec<u8>>,
     /// Extra headers (management API keys); values are never logged.
     pub(crate) headers: Vec<(&'static str, String)>,
     /// Sent as HTTP Basic auth, the key as user name and no password.
@@ -38,7 +74,7 @@ pub(crate) struct Ping {
 
 impl Ping {
     /// A ping with no extra headers and a text body, if any.
-    pub(crate) fn new(method: Method, url: Url, body: Option<String>) -> Self {
+    pub(crate) fn new(method: Method, url: Url, body: Option<Vec<u8>>) -> Self {
         Self {
             method,
             url,
@@ -53,7 +89,7 @@ impl Ping {
     pub(crate) fn json(method: Method, url: Url, body: &serde_json::Value) -> Self {
         Self {
             json: true,
-            ..Self::new(method, url, Some(body.to_string()))
+            ..Self::new(method, url, Some(body.to_string().into_bytes()))
         }
     }
 }
@@ -66,12 +102,12 @@ pub(crate) struct Reply {
     pub(crate) body: String,
 }
 
-impl HttpContext {
+impl HttpClient {
     /// Makes the request and reads at most [`MAX_REPLY_BODY`] bytes of the
     /// reply. A transport failure (refused, reset, timeout, garbage) is a
     /// [`Verdict::Retry`].
     pub(crate) async fn send(&self, ping: Ping) -> Result<Reply, Verdict> {
-        let mut req = self.client.request(ping.method, ping.url);
+        let mut req = self.client()?.request(ping.method, ping.url);
         for (name, value) in ping.headers {
             req = req.header(name, value);
         }
@@ -110,7 +146,7 @@ impl HttpContext {
     }
 }
 
-impl HttpContext {
+impl HttpClient {
     /// Sends `ping` and judges the reply with `judge`; a transport failure
     /// is already a [`Verdict::Retry`].
     pub(crate) async fn exchange(
@@ -155,6 +191,24 @@ pub(crate) fn judge_status(reply: &Reply) -> Verdict {
     } else {
         format!("HTTP {status}: {text}")
     };
+    if status.is_redirection() {
+        // The location may hold a key only when it is on the configured
+        // origin; name its host, never its path or query.
+        let to = reply
+            .headers
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| Url::parse(v).ok())
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .map(|h| format!(" to host {h}"))
+            .unwrap_or_default();
+        return Verdict::Reject {
+            reason: format!(
+                "HTTP {status}: the service redirects{to}, which heartbeat does not follow; \
+                 configure the URL it redirects to"
+            ),
+        };
+    }
     if status == StatusCode::REQUEST_TIMEOUT
         || status == StatusCode::TOO_MANY_REQUESTS
         || status.is_server_error()
@@ -179,11 +233,6 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
             .unwrap_or_default(),
     };
     Some(wait.min(MAX_RETRY_AFTER))
-}
-
-/// Whether `raw` is an absolute http(s) URL with a host.
-pub(crate) fn is_absolute_http(raw: &str) -> bool {
-    Url::parse(raw).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
 }
 
 /// Parses a base URL setting: absolute, http or https, no query or fragment.
@@ -213,32 +262,12 @@ pub(crate) fn parse_base_url(
     Ok(url)
 }
 
-/// Why `value` cannot be a URL path segment, if it cannot. Segments are
-/// percent-encoded, but a '/' may be decoded again by a proxy, and a secret
-/// (key, token) never contains whitespace: a pasted newline does. The reason
-/// never repeats the value, which may be a secret.
-pub(crate) fn segment_problem(value: &str, secret: bool) -> Option<&'static str> {
-    if value.trim().is_empty() {
-        Some("is empty; copy it from the service's dashboard")
-    } else if secret && (value.contains(['/', '?', '#']) || value.chars().any(char::is_whitespace))
-    {
-        Some("contains '/', '?', '#' or whitespace; give only the key or token, not the whole URL")
-    } else if value.contains(['/', '?', '#']) {
-        Some("contains '/', '?' or '#', which cannot go in a URL path segment")
-    } else {
-        None
-    }
-}
-
 /// Checks a key that goes into a URL path segment.
 pub(crate) fn check_key(setting: &str, key: &str) -> Result<(), crate::ConfigError> {
-    match segment_problem(key, true) {
-        None => Ok(()),
-        Some(reason) => Err(crate::ConfigError::InvalidKey {
-            setting: setting.to_owned(),
-            reason: reason.to_owned(),
-        }),
-    }
+    heartbeat_validate::path_segment(key, true).map_err(|reason| crate::ConfigError::InvalidKey {
+        setting: setting.to_owned(),
+        reason: reason.to_owned(),
+    })
 }
 
 /// `base` with `segments` appended as path segments (percent-encoded).
@@ -248,6 +277,12 @@ pub(crate) fn join(base: &Url, segments: &[&str]) -> Url {
         path.pop_if_empty().extend(segments);
     }
     url
+}
+
+/// A duration in whole seconds within `[min, max]`, rounded to the nearest
+/// second (the management APIs take integers and have floors).
+pub(crate) fn whole_seconds(d: Duration, min: u64, max: u64) -> u64 {
+    (d.as_secs_f64().round() as u64).clamp(min, max)
 }
 
 #[cfg(test)]

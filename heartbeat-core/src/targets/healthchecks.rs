@@ -4,12 +4,14 @@
 //! `<base>/<ping-key>/<slug>[…]?rid=<run id>&create=1`; POST with the failure
 //! message and log tail as the body, cut to the server's `Ping-Body-Limit`.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use reqwest::{Method, StatusCode, Url};
 
-use super::http::{self, HttpContext, Ping, Reply};
-use super::{BoxFuture, Plan, Target, Verdict, body, whole_seconds};
+use super::body;
+use super::http::{self, HttpClient, Ping, Reply, whole_seconds};
+use crate::target::{BoxFuture, IntoTarget, Plan, Target, TargetContext, Verdict};
 use crate::check::Check;
 use crate::error::ConfigError;
 use crate::event::{Event, EventKind};
@@ -38,6 +40,7 @@ const DEFAULT_BODY_LIMIT: usize = 100_000;
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct Healthchecks {
+    pub(crate) name: String,
     pub(crate) ping_url: String,
     pub(crate) ping_key: Option<Secret>,
     pub(crate) create_missing: bool,
@@ -61,11 +64,22 @@ impl Healthchecks {
     /// A target for the hosted service, pinging checks by UUID.
     pub fn new() -> Self {
         Self {
+            name: "healthchecks".to_owned(),
             ping_url: Self::DEFAULT_PING_URL.to_owned(),
             ping_key: None,
             create_missing: true,
             api_key: None,
             api_url: Self::DEFAULT_API_URL.to_owned(),
+        }
+    }
+
+    /// The target's name in logs and [`Stats`](crate::Stats) (default
+    /// `healthchecks`); give each of several Healthchecks targets (two
+    /// projects, hosted and self-hosted) its own.
+    pub fn name(self, name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ..self
         }
     }
 
@@ -111,7 +125,7 @@ impl Healthchecks {
         }
     }
 
-    pub(crate) fn build(self) -> Result<HealthchecksTarget, ConfigError> {
+    fn build(self, context: &TargetContext) -> Result<HealthchecksTarget, ConfigError> {
         let base = http::parse_base_url(
             "Healthchecks ping URL",
             &self.ping_url,
@@ -133,6 +147,8 @@ impl Healthchecks {
             None => None,
         };
         Ok(HealthchecksTarget {
+            name: self.name,
+            http: context.http.clone(),
             base,
             api,
             ping_key: self.ping_key,
@@ -143,7 +159,9 @@ impl Healthchecks {
 }
 
 #[derive(Debug)]
-pub(crate) struct HealthchecksTarget {
+struct HealthchecksTarget {
+    name: String,
+    http: HttpClient,
     base: Url,
     /// Management API base and key, when upserting.
     api: Option<(Url, Secret)>,
@@ -164,7 +182,7 @@ impl HealthchecksTarget {
             EventKind::ExitCode(c @ 0..=255) => Some(c.to_string()),
             // Out of range is a 400 there; it is still a failure.
             EventKind::ExitCode(_) => Some("fail".to_owned()),
-            EventKind::Log => Some("log".to_owned()),
+            EventKind::Log | EventKind::Retry => Some("log".to_owned()),
         };
         let check = &event.check;
         let suffix = suffix.as_deref();
@@ -336,9 +354,15 @@ impl HealthchecksTarget {
     }
 }
 
+impl IntoTarget for Healthchecks {
+    fn into_target(self, context: &TargetContext) -> Result<Arc<dyn Target>, ConfigError> {
+        Ok(Arc::new(self.build(context)?))
+    }
+}
+
 impl Target for HealthchecksTarget {
     fn name(&self) -> &str {
-        "healthchecks"
+        &self.name
     }
 
     fn plan(&self, event: &Event) -> Plan {
@@ -353,7 +377,7 @@ impl Target for HealthchecksTarget {
         }
     }
 
-    fn send<'a>(&'a self, http: &'a HttpContext, event: &'a Event) -> BoxFuture<'a, Verdict> {
+    fn send<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Verdict> {
         Box::pin(async move {
             let Some(ping) = self.ping(event) else {
                 return Verdict::Reject {
@@ -361,7 +385,9 @@ impl Target for HealthchecksTarget {
                         .into(),
                 };
             };
-            http.exchange(ping, |reply| self.judge(event, reply)).await
+            self.http
+                .exchange(ping, |reply| self.judge(event, reply))
+                .await
         })
     }
 
@@ -369,12 +395,13 @@ impl Target for HealthchecksTarget {
         self.api.is_some()
     }
 
-    fn upsert<'a>(&'a self, http: &'a HttpContext, check: &'a Check) -> BoxFuture<'a, Verdict> {
+    fn upsert<'a>(&'a self, check: &'a Check) -> BoxFuture<'a, Verdict> {
         Box::pin(async move {
             let Some((api, key)) = &self.api else {
                 return Verdict::Delivered;
             };
-            http.exchange(self.upsert_request(api, key, check), Self::judge_upsert)
+            self.http
+                .exchange(self.upsert_request(api, key, check), Self::judge_upsert)
                 .await
         })
     }

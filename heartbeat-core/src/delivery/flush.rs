@@ -1,0 +1,43 @@
+//! Flush requests: answered when the engine has nothing left to deliver
+//! and every target has flushed what it buffers itself, or at the deadline.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::retry::Slot;
+use crate::stats::{FlushReport, Undelivered};
+
+/// A pending flush.
+#[derive(Debug)]
+pub(crate) struct FlushRequest {
+    pub(crate) deadline: Instant,
+    pub(crate) reply: futures::channel::oneshot::Sender<FlushReport>,
+}
+
+impl FlushRequest {
+    /// Answers now, with what is still undelivered.
+    pub(crate) fn answer(self, report: FlushReport) {
+        // The caller may have stopped waiting (its future was dropped).
+        let _ = self.reply.send(report);
+    }
+
+    /// The engine is idle: asks every target to flush what it buffers,
+    /// then answers, by the deadline at the latest. Runs as its own task so
+    /// that a slow target does not hold up deliveries.
+    pub(crate) fn flush_targets(self, slots: Vec<Arc<Slot>>, mut report: FlushReport) {
+        tokio::spawn(async move {
+            let deadline = self.deadline;
+            let flushes = slots.iter().map(|slot| async move {
+                let done =
+                    tokio::time::timeout_at(deadline.into(), slot.target.flush(deadline)).await;
+                (slot.name().to_owned(), matches!(done, Ok(true)))
+            });
+            for (target, done) in futures::future::join_all(flushes).await {
+                if !done {
+                    report.undelivered.push(Undelivered::TargetBuffer { target });
+                }
+            }
+            self.answer(report);
+        });
+    }
+}

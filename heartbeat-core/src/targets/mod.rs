@@ -1,0 +1,16 @@
+//! The built-in targets, one file per monitoring service, plus the HTTP
+//! plumbing they share. Each public type here is a service's settings; it
+//! becomes a [`Target`](crate::Target) when the monitor is built
+//! ([`IntoTarget`](crate::IntoTarget)), sharing the monitor's HTTP client.
+
+mod body;
+mod cronitor;
+mod healthchecks;
+mod http;
+mod url_template;
+
+pub use cronitor::Cronitor;
+pub use healthchecks::Healthchecks;
+pub use url_template::UrlTemplate;
+
+pub(crate) use http::HttpClient;
