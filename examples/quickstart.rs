@@ -59,7 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         let receiver = Receiver::start()?;
         let monitor = Monitor::builder()
-            .healthchecks(
+            .target(
                 Healthchecks::new()
                     .ping_url(receiver.url())
                     .ping_key("quickstart"),

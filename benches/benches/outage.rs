@@ -14,7 +14,7 @@ use heartbeat_core::{Check, Healthchecks, Monitor};
 
 fn monitor(rx: &Receiver) -> Monitor {
     Monitor::builder()
-        .healthchecks(Healthchecks::new().ping_url(rx.url()).ping_key("bench"))
+        .target(Healthchecks::new().ping_url(rx.url()).ping_key("bench"))
         .build()
         .unwrap()
 }

@@ -41,7 +41,7 @@ fn monitored<'a>(monitor: &'a Monitor, check: &'a Check) -> impl FnMut() -> u64 
 
 fn live(rx: &Receiver) -> Monitor {
     Monitor::builder()
-        .healthchecks(Healthchecks::new().ping_url(rx.url()).ping_key("bench"))
+        .target(Healthchecks::new().ping_url(rx.url()).ping_key("bench"))
         .build()
         .unwrap()
 }

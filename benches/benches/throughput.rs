@@ -21,7 +21,7 @@ fn throughput(c: &mut Criterion) {
     let rx = Receiver::start().unwrap();
     let check = Check::new("bench-job").unwrap();
     let monitor = Monitor::builder()
-        .healthchecks(Healthchecks::new().ping_url(rx.url()).ping_key("bench"))
+        .target(Healthchecks::new().ping_url(rx.url()).ping_key("bench"))
         .concurrency(CONCURRENCY)
         .queue_capacity(2 * RUNS as usize)
         .build()

@@ -4,7 +4,6 @@
 use std::error::Error;
 use std::fmt::Display;
 use std::future::Future;
-use std::ops::Deref;
 use std::sync::LazyLock;
 
 use crate::check::{Check, CheckBuilder};
@@ -91,52 +90,57 @@ pub fn run_closure<T>(
 /// applies (method lookup tries impls for `&&Output`, `&&&Output`, `&Output`
 /// and `Output`, in that order):
 ///
-/// 1. [`RunOutcome`]: `()`, `i32`, `Result<T, E: Error>`, [`Outcome`];
-/// 2. an error that derefs to `dyn Error` (`anyhow::Error`,
-///    `Box<dyn Error + Send + Sync>`, `Box<dyn Error>`), with its chain;
+/// 1. an error that is a pointer to `dyn Error` (`anyhow::Error`,
+///    `Box<dyn Error + Send + Sync>`, `Box<dyn Error>`), with its chain.
+///    First, because method lookup would otherwise pick tier 2 for a boxed
+///    error (`Box<T>: Error` seems to hold) and then fail on `T: Sized`;
+/// 2. [`RunOutcome`]: `()`, `i32`, `Result<T, E: Error>`, [`Outcome`];
 /// 3. an error that is only `Display` (`String`, `&str`);
 /// 4. anything else: [`Unsupported`], which [`report`] rejects with a
 ///    message listing what is supported.
 #[derive(Debug)]
 pub struct Output<'a, T>(pub &'a T);
 
-/// Tier 1: the type says its own outcome.
+/// Tier 2: the type says its own outcome.
 pub trait ViaRunOutcome<'a> {
     /// The outcome.
     fn heartbeat_report(&self) -> Reported<'a>;
 }
 
-impl<'a, T: RunOutcome> ViaRunOutcome<'a> for &&Output<'a, T> {
+impl<'a, T: RunOutcome> ViaRunOutcome<'a> for &&&Output<'a, T> {
     fn heartbeat_report(&self) -> Reported<'a> {
         Reported::of(self.0)
     }
 }
 
-/// Tier 2: an error behind a pointer to `dyn Error + Send + Sync`.
+/// Tier 1: an error that is a pointer to `dyn Error + Send + Sync`.
 pub trait ViaDynError<'a> {
     /// The outcome.
     fn heartbeat_report(&self) -> Reported<'a>;
 }
 
-impl<'a, T, E> ViaDynError<'a> for &&&Output<'a, Result<T, E>>
+// `AsRef`, not `Deref`: method lookup cannot rule out a projection
+// (`Deref<Target = …>`), and would find this impl ambiguous with the one for
+// `Box<dyn Error>`; a trait bound with concrete types it can.
+impl<'a, T, E> ViaDynError<'a> for &&Output<'a, Result<T, E>>
 where
-    E: Deref<Target = dyn Error + Send + Sync + 'static>,
+    E: AsRef<dyn Error + Send + Sync + 'static>,
 {
     fn heartbeat_report(&self) -> Reported<'a> {
         match self.0 {
             Ok(_) => Reported::of(&()),
-            Err(e) => Reported::error(&**e),
+            Err(e) => Reported::error(e.as_ref()),
         }
     }
 }
 
-/// Tier 2, for `Box<dyn Error>` (not `Send`).
+/// Tier 1, for `Box<dyn Error>` (not `Send`).
 pub trait ViaLocalDynError<'a> {
     /// The outcome.
     fn heartbeat_report(&self) -> Reported<'a>;
 }
 
-impl<'a, T> ViaLocalDynError<'a> for &&&Output<'a, Result<T, Box<dyn Error>>> {
+impl<'a, T> ViaLocalDynError<'a> for &&Output<'a, Result<T, Box<dyn Error>>> {
     fn heartbeat_report(&self) -> Reported<'a> {
         match self.0 {
             Ok(_) => Reported::of(&()),

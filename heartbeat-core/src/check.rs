@@ -326,13 +326,13 @@ impl CheckBuilder {
         }
         let timezone = match self.timezone {
             None => "UTC".to_owned(),
-            Some(tz) => heartbeat_validate::timezone(&tz).map_err(|e| {
-                CheckError::UnknownTimeZone {
+            Some(tz) => {
+                heartbeat_validate::timezone(&tz).map_err(|e| CheckError::UnknownTimeZone {
                     slug: slug.clone(),
                     suggestion: e.suggestion,
                     tz,
-                }
-            })?,
+                })?
+            }
         };
         if let Some(url) = &self.runbook
             && let Err(reason) = heartbeat_validate::absolute_http_url(url)

@@ -39,6 +39,7 @@ pub fn current_run() -> Option<RunHandle> {
 }
 
 /// Runs `f` with the current run's state, if there is one, without cloning.
+#[cfg(feature = "log-layer")]
 pub(crate) fn with_current<R>(f: impl FnOnce(&RunState) -> R) -> Option<R> {
     CURRENT.with(|c| c.borrow().as_deref().map(f))
 }

@@ -44,10 +44,7 @@ pub enum CheckError {
         reason: &'static str,
     },
     /// The time zone is not an IANA name.
-    #[error(
-        "check {slug:?}: unknown time zone {tz:?}{}; use an IANA name such as \"Europe/Paris\" or \"UTC\"",
-        suggestion.as_ref().map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default()
-    )]
+    #[error("check {slug:?}: {}", heartbeat_validate::TimeZoneError { tz: tz.clone(), suggestion: suggestion.clone() })]
     UnknownTimeZone {
         /// The check's slug.
         slug: String,

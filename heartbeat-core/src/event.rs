@@ -53,7 +53,9 @@ impl std::str::FromStr for RunId {
 
     /// Parses a UUID in any of its usual forms (hyphenated or not, any case).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::try_parse(s.trim()).map(Self).map_err(|_| InvalidRunId)
+        Uuid::try_parse(s.trim())
+            .map(Self)
+            .map_err(|_| InvalidRunId)
     }
 }
 

@@ -14,7 +14,7 @@
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let monitor = Monitor::builder()
-//!     .healthchecks(Healthchecks::new().ping_key("your-project-ping-key"))
+//!     .target(Healthchecks::new().ping_key("your-project-ping-key"))
 //!     .build()?;
 //! let _flush = monitor.flush_on_drop(Duration::from_secs(5));
 //!

@@ -1,6 +1,7 @@
 //! [`Monitor`]: the handle jobs report through, and its builder.
 
 use std::fmt;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::{Duration, Instant};
@@ -230,8 +231,7 @@ impl Monitor {
         report: impl for<'a> FnOnce(&'a T) -> Reported<'a>,
     ) -> T {
         let guard = self.start_with(check, options);
-        let result =
-            guard.in_scope(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)));
+        let result = guard.in_scope(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)));
         guard.conclude(result, report)
     }
 
@@ -600,9 +600,7 @@ impl MonitorBuilder {
             // many lanes; the rest waits in the queue, where overflow drops by
             // importance. Memory is bounded by capacity + this.
             max_in_worker: self.queue_capacity.clamp(64, 1024),
-            concurrency: self
-                .concurrency
-                .min(tokio::sync::Semaphore::MAX_PERMITS),
+            concurrency: self.concurrency.min(tokio::sync::Semaphore::MAX_PERMITS),
             retry: self.retry,
             shutdown_timeout: self.shutdown_timeout,
         };
@@ -620,8 +618,12 @@ impl MonitorBuilder {
         let mut sink = Sink::new(shared);
         sink.targets = names;
         sink.upserts = upserts;
-        sink.start_hooks = self.start_hooks;
-        sink.finish_hooks = self.finish_hooks;
+        sink.start_hooks = self.start_hooks.into_iter().map(AssertUnwindSafe).collect();
+        sink.finish_hooks = self
+            .finish_hooks
+            .into_iter()
+            .map(AssertUnwindSafe)
+            .collect();
         sink.log_tail_bytes = self.log_tail;
         sink.flush_timeout = self.shutdown_timeout;
         Ok(Monitor {

@@ -204,7 +204,8 @@ impl RunGuard {
     pub(crate) fn start(sink: &Arc<Sink>, check: &Check, options: RunOptions) -> Self {
         let run_id = options.run_id.map_or_else(Uuid::new_v4, |r| r.0);
         let attempt = options.attempt.unwrap_or(1);
-        let span = tracing::info_span!(target: "heartbeat", "run", check = check.slug(), %run_id, attempt);
+        let span =
+            tracing::info_span!(target: "heartbeat", "run", check = check.slug(), %run_id, attempt);
         let mut event = Event::new(check.clone(), run_id, EventKind::Start, SystemTime::now());
         event.attempt = attempt;
         event.max_attempts = options.max_attempts;
@@ -449,7 +450,9 @@ impl RunGuard {
             Outcome::Success => Some(event(EventKind::Success)),
             Outcome::ExitCode(0) => Some(event(EventKind::ExitCode(0))),
             Outcome::Failure(reason) => Some(failure(EventKind::Fail, reason.clone())),
-            Outcome::ExitCode(c) => Some(failure(EventKind::ExitCode(*c), format!("exit code {c}"))),
+            Outcome::ExitCode(c) => {
+                Some(failure(EventKind::ExitCode(*c), format!("exit code {c}")))
+            }
             Outcome::Retry(reason) => {
                 let of = self
                     .state

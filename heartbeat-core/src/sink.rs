@@ -7,6 +7,7 @@
 //! [`Keepalive`]: crate::Keepalive
 
 use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,8 +28,11 @@ pub(crate) struct Sink {
     pub(crate) targets: Vec<String>,
     /// Whether any target upserts monitors of scheduled checks.
     pub(crate) upserts: bool,
-    pub(crate) start_hooks: Vec<Box<dyn StartHook>>,
-    pub(crate) finish_hooks: Vec<Box<dyn FinishHook>>,
+    /// `AssertUnwindSafe` keeps `Monitor` unwind-safe, as users expect of a
+    /// handle they use around `catch_unwind`; hooks only run on our calls,
+    /// and a panicking job never leaves a hook half-called.
+    pub(crate) start_hooks: Vec<AssertUnwindSafe<Box<dyn StartHook>>>,
+    pub(crate) finish_hooks: Vec<AssertUnwindSafe<Box<dyn FinishHook>>>,
     pub(crate) log_tail_bytes: usize,
     /// How long the guard from [`crate::init`] waits.
     pub(crate) flush_timeout: Duration,

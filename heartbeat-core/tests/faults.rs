@@ -34,12 +34,12 @@ const KINDS: [Kind; 6] = [
 fn with_target(b: MonitorBuilder, kind: Kind, rx: &Receiver) -> Monitor {
     let template = |t: UrlTemplate| t.base_url(rx.url());
     match kind {
-        Kind::Healthchecks => b.healthchecks(Healthchecks::new().ping_url(rx.url()).ping_key("pk")),
-        Kind::Cronitor => b.cronitor(Cronitor::new("ck").ping_url(rx.url())),
-        Kind::BetterStack => b.url_template(template(UrlTemplate::better_stack())),
-        Kind::DeadMansSnitch => b.url_template(template(UrlTemplate::dead_mans_snitch())),
-        Kind::UptimeKuma => b.url_template(template(UrlTemplate::uptime_kuma("unused"))),
-        Kind::Cronhub => b.url_template(template(UrlTemplate::cronhub())),
+        Kind::Healthchecks => b.target(Healthchecks::new().ping_url(rx.url()).ping_key("pk")),
+        Kind::Cronitor => b.target(Cronitor::new("ck").ping_url(rx.url())),
+        Kind::BetterStack => b.target(template(UrlTemplate::better_stack())),
+        Kind::DeadMansSnitch => b.target(template(UrlTemplate::dead_mans_snitch())),
+        Kind::UptimeKuma => b.target(template(UrlTemplate::uptime_kuma("unused"))),
+        Kind::Cronhub => b.target(template(UrlTemplate::cronhub())),
     }
     .build()
     .unwrap()

@@ -12,7 +12,7 @@ use support::{PATIENCE, fast};
 
 fn monitor(rx: &Receiver) -> Monitor {
     fast()
-        .healthchecks(Healthchecks::new().ping_url(rx.url()).ping_key("k"))
+        .target(Healthchecks::new().ping_url(rx.url()).ping_key("k"))
         .build()
         .unwrap()
 }
@@ -345,7 +345,7 @@ fn check_is_set() -> bool {
 fn huge_durations_mean_no_limit_not_a_panic() {
     let rx = Receiver::start().unwrap();
     let monitor = fast()
-        .healthchecks(Healthchecks::new().ping_url(rx.url()).ping_key("k"))
+        .target(Healthchecks::new().ping_url(rx.url()).ping_key("k"))
         .shutdown_timeout(Duration::MAX)
         .retry(heartbeat_core::RetryPolicy::new(
             Duration::from_millis(20),

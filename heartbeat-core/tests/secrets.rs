@@ -19,9 +19,9 @@ fn secrets_stay_out_of_logs_debug_and_errors() {
 
     let rx = Receiver::start().unwrap();
     let monitor = fast()
-        .healthchecks(Healthchecks::new().ping_url(rx.url()).ping_key(HC_KEY))
-        .cronitor(Cronitor::new(CR_KEY).ping_url(rx.url()))
-        .url_template(UrlTemplate::better_stack().base_url(rx.url()))
+        .target(Healthchecks::new().ping_url(rx.url()).ping_key(HC_KEY))
+        .target(Cronitor::new(CR_KEY).ping_url(rx.url()))
+        .target(UrlTemplate::better_stack().base_url(rx.url()))
         .environment("test")
         .build()
         .unwrap();
@@ -58,17 +58,17 @@ fn secrets_stay_out_of_logs_debug_and_errors() {
     ));
     seen.push_str(&format!(
         "{:?}",
-        Monitor::builder().healthchecks(Healthchecks::new().ping_key(HC_KEY))
+        Monitor::builder().target(Healthchecks::new().ping_key(HC_KEY))
     ));
     for bad in [
         Monitor::builder()
-            .healthchecks(Healthchecks::new().ping_key(format!("{HC_KEY}/x")))
+            .target(Healthchecks::new().ping_key(format!("{HC_KEY}/x")))
             .build(),
         Monitor::builder()
-            .cronitor(Cronitor::new(format!("{CR_KEY} x")))
+            .target(Cronitor::new(format!("{CR_KEY} x")))
             .build(),
         Monitor::builder()
-            .healthchecks(Healthchecks::new().ping_url(format!("ftp://{HC_KEY}.example")))
+            .target(Healthchecks::new().ping_url(format!("ftp://{HC_KEY}.example")))
             .build(),
     ] {
         seen.push_str(&bad.unwrap_err().to_string());

@@ -20,7 +20,7 @@ fn flushed(monitor: &Monitor) {
 
 fn hc(rx: &Receiver) -> Monitor {
     fast()
-        .healthchecks(Healthchecks::new().ping_url(rx.url()).ping_key("pk123"))
+        .target(Healthchecks::new().ping_url(rx.url()).ping_key("pk123"))
         .build()
         .unwrap()
 }
@@ -82,7 +82,7 @@ fn healthchecks_slug_urls_pair_start_and_finish() {
 fn healthchecks_uuid_urls_have_no_create() {
     let rx = Receiver::start().unwrap();
     let monitor = fast()
-        .healthchecks(
+        .target(
             Healthchecks::new()
                 .ping_url(format!("{}/ping/", rx.url()))
                 .ping_key("pk"),
@@ -107,7 +107,7 @@ fn healthchecks_uuid_urls_have_no_create() {
 fn healthchecks_create_can_be_turned_off() {
     let rx = Receiver::start().unwrap();
     let monitor = fast()
-        .healthchecks(
+        .target(
             Healthchecks::new()
                 .ping_url(rx.url())
                 .ping_key("pk")
@@ -172,7 +172,7 @@ fn healthchecks_rate_limited_body_is_retried() {
 fn cronitor_telemetry_wire_format() {
     let rx = Receiver::start().unwrap();
     let monitor = fast()
-        .cronitor(Cronitor::new("cr-key").ping_url(rx.url()).host("worker-1"))
+        .target(Cronitor::new("cr-key").ping_url(rx.url()).host("worker-1"))
         .environment("production")
         .build()
         .unwrap();
@@ -215,7 +215,7 @@ fn cronitor_telemetry_wire_format() {
 fn cronitor_message_is_cut_to_1000_characters() {
     let rx = Receiver::start().unwrap();
     let monitor = fast()
-        .cronitor(Cronitor::new("k").ping_url(rx.url()))
+        .target(Cronitor::new("k").ping_url(rx.url()))
         .build()
         .unwrap();
     monitor
@@ -227,7 +227,7 @@ fn cronitor_message_is_cut_to_1000_characters() {
 }
 
 fn templated(rx: &Receiver, t: UrlTemplate) -> Monitor {
-    fast().url_template(t.base_url(rx.url())).build().unwrap()
+    fast().target(t.base_url(rx.url())).build().unwrap()
 }
 
 #[test]
@@ -350,8 +350,8 @@ fn several_targets_at_once() {
     let hc_rx = Receiver::start().unwrap();
     let cr_rx = Receiver::start().unwrap();
     let monitor = fast()
-        .healthchecks(Healthchecks::new().ping_url(hc_rx.url()).ping_key("k"))
-        .cronitor(Cronitor::new("c").ping_url(cr_rx.url()))
+        .target(Healthchecks::new().ping_url(hc_rx.url()).ping_key("k"))
+        .target(Cronitor::new("c").ping_url(cr_rx.url()))
         .build()
         .unwrap();
     let run = monitor.start(&Check::new("job").unwrap());

@@ -23,7 +23,7 @@ fn logs() -> &'static LogCapture {
 
 fn hc(pings: &Receiver, api: &Receiver) -> Monitor {
     fast()
-        .healthchecks(
+        .target(
             Healthchecks::new()
                 .ping_url(pings.url())
                 .ping_key("pk")
@@ -168,7 +168,7 @@ fn a_hanging_api_does_not_hold_up_runs() {
 
 fn cronitor(pings: &Receiver, api: &Receiver) -> Monitor {
     fast()
-        .cronitor(
+        .target(
             Cronitor::new("ck")
                 .ping_url(pings.url())
                 .api_url(format!("{}/api", api.url())),

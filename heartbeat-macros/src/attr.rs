@@ -2,7 +2,7 @@
 
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
-use syn::{Ident, LitStr, Token};
+use syn::{Expr, Ident, LitStr, Token};
 
 /// A string argument and where it was written (for error spans).
 pub(crate) struct Spanned<T> {
@@ -27,9 +27,10 @@ pub(crate) struct Args {
     pub(crate) max_runtime: Option<Spanned<u64>>,
     pub(crate) runbook: Option<Spanned<String>>,
     pub(crate) priority: Option<Priority>,
+    pub(crate) monitor: Option<Expr>,
 }
 
-const ARGS: &str = "slug, schedule, every, tz, grace, max_runtime, runbook, priority";
+const ARGS: &str = "slug, schedule, every, tz, grace, max_runtime, runbook, priority, monitor";
 
 impl Parse for Args {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
@@ -40,22 +41,43 @@ impl Parse for Args {
             let key = name.to_string();
             let duplicate = || syn::Error::new(name.span(), format!("`{key}` is given twice"));
             match key.as_str() {
-                "slug" => set(&mut args.slug, string(input)?, duplicate)?,
-                "schedule" => set(&mut args.schedule, string(input)?, duplicate)?,
+                "slug" => {
+                    let slug = string(input)?;
+                    check_slug(&slug.value, slug.span)?;
+                    set(&mut args.slug, slug, duplicate)?;
+                }
+                "schedule" => {
+                    let schedule = string(input)?;
+                    heartbeat_validate::cron(&schedule.value).map_err(|reason| {
+                        syn::Error::new(
+                            schedule.span,
+                            format!("invalid cron expression {:?}: {reason}", schedule.value),
+                        )
+                    })?;
+                    set(&mut args.schedule, schedule, duplicate)?;
+                }
                 "tz" => {
                     let tz = string(input)?;
-                    check_tz(&tz)?;
+                    heartbeat_validate::timezone(&tz.value)
+                        .map_err(|e| syn::Error::new(tz.span, e.to_string()))?;
                     set(&mut args.tz, tz, duplicate)?;
                 }
                 "every" => {
                     let every = duration(input)?;
-                    if every.value == 0 || every.value % 60 != 0 {
-                        return Err(syn::Error::new(
-                            every.span,
-                            "`every` must be whole minutes, at least one (e.g. \"5m\", \"1h\")",
-                        ));
-                    }
+                    heartbeat_validate::interval(std::time::Duration::from_secs(every.value))
+                        .map_err(|reason| {
+                            syn::Error::new(
+                                every.span,
+                                format!("invalid `every` interval: {reason}"),
+                            )
+                        })?;
                     set(&mut args.every, every, duplicate)?;
+                }
+                "monitor" => {
+                    let expr: Expr = input.parse()?;
+                    if args.monitor.replace(expr).is_some() {
+                        return Err(duplicate());
+                    }
                 }
                 "grace" => set(&mut args.grace, duration(input)?, duplicate)?,
                 "max_runtime" => {
@@ -70,16 +92,14 @@ impl Parse for Args {
                 }
                 "runbook" => {
                     let url = string(input)?;
-                    let rest = url
-                        .value
-                        .strip_prefix("https://")
-                        .or_else(|| url.value.strip_prefix("http://"));
-                    if rest.is_none_or(|r| r.is_empty() || r.starts_with('/')) {
-                        return Err(syn::Error::new(
+                    heartbeat_validate::absolute_http_url(&url.value).map_err(|reason| {
+                        syn::Error::new(
                             url.span,
-                            "`runbook` must be an absolute http:// or https:// URL",
-                        ));
-                    }
+                            format!(
+                                "the runbook {reason}; write an absolute http:// or https:// URL"
+                            ),
+                        )
+                    })?;
                     set(&mut args.runbook, url, duplicate)?;
                 }
                 "priority" => {
@@ -146,71 +166,19 @@ fn string(input: ParseStream<'_>) -> syn::Result<Spanned<String>> {
 /// `"90s"`, `"15m"`, `"1h30m"`, `"2d"` → seconds.
 fn duration(input: ParseStream<'_>) -> syn::Result<Spanned<u64>> {
     let s = string(input)?;
-    let invalid = || {
-        syn::Error::new(
-            s.span,
-            format!(
-                "invalid duration {:?}: use numbers with a unit, s, m, h or d (e.g. \"90s\", \"15m\", \"1h30m\")",
-                s.value
-            ),
-        )
-    };
-    let mut total: u64 = 0;
-    let mut digits = String::new();
-    for c in s.value.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            _ => return Err(invalid()),
-        };
-        let n: u64 = digits.parse().map_err(|_| invalid())?;
-        total = n
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(invalid)?;
-        digits.clear();
-    }
-    if !digits.is_empty() || s.value.is_empty() {
-        return Err(invalid());
-    }
+    let d = heartbeat_validate::duration(&s.value).map_err(|e| syn::Error::new(s.span, e))?;
     Ok(Spanned {
-        value: total,
+        value: d.as_secs(),
         span: s.span,
     })
 }
 
-/// The same check and suggestion as `Check::build` in heartbeat-core: a
-/// proc-macro crate cannot call into the crate that re-exports it, and time
-/// zones (unlike cron and slugs) have no `const fn` validator to share.
-fn check_tz(tz: &Spanned<String>) -> syn::Result<()> {
-    if tz.value.parse::<chrono_tz::Tz>().is_ok() {
-        return Ok(());
-    }
-    let wanted = tz.value.replace(' ', "_");
-    let names = || chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
-    let suggestion = names()
-        .find(|n| n.eq_ignore_ascii_case(&wanted))
-        .or_else(|| {
-            names().find(|n| {
-                n.rsplit('/')
-                    .next()
-                    .is_some_and(|c| c.eq_ignore_ascii_case(&wanted))
-            })
-        });
-    let hint = suggestion
-        .map(|s| format!(" (did you mean {s:?}?)"))
-        .unwrap_or_default();
-    Err(syn::Error::new(
-        tz.span,
-        format!(
-            "unknown time zone {:?}{hint}; use an IANA name such as \"Europe/Paris\" or \"UTC\"",
-            tz.value
-        ),
-    ))
+/// The slug rules of `Check::build`, with its suggestion.
+pub(crate) fn check_slug(slug: &str, span: Span) -> syn::Result<()> {
+    heartbeat_validate::slug(slug).map_err(|reason| {
+        let hint = heartbeat_validate::suggest_slug(slug)
+            .map(|s| format!(" (try {s:?})"))
+            .unwrap_or_default();
+        syn::Error::new(span, format!("invalid check slug {slug:?}: {reason}{hint}"))
+    })
 }

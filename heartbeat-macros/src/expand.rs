@@ -14,24 +14,19 @@ pub(crate) fn expand(args: Args, function: ItemFn) -> syn::Result<TokenStream> {
         sig,
         block,
     } = function;
-    let (slug, slug_span) = match &args.slug {
-        Some(s) => (s.value.clone(), s.span),
-        None => (sig.ident.to_string().replace('_', "-"), sig.ident.span()),
+    // The other arguments were checked while parsing, by the same
+    // heartbeat-validate functions `Check::build` calls.
+    let slug = match &args.slug {
+        Some(s) => s.value.clone(),
+        None => {
+            let slug = sig.ident.to_string().replace('_', "-");
+            crate::attr::check_slug(&slug, sig.ident.span())?;
+            slug
+        }
     };
-
-    // Compile-time checks run by heartbeat-core's own validators (const fns),
-    // so the macro and `Check::build` can never disagree.
-    let mut checks = vec![quote_spanned! {slug_span=>
-        const _: () = ::heartbeat_core::__private::assert_valid(
-            ::heartbeat_core::__private::validate_slug_const(#slug));
-    }];
     let mut builder = quote! { ::heartbeat_core::Check::builder(#slug) };
     if let Some(s) = &args.schedule {
         let value = &s.value;
-        checks.push(quote_spanned! {s.span=>
-            const _: () = ::heartbeat_core::__private::assert_valid(
-                ::heartbeat_core::__private::validate_cron(#value));
-        });
         builder.extend(quote! { .schedule(#value) });
     }
     let secs = |v: u64| quote! { ::heartbeat_core::__private::Duration::from_secs(#v) };
@@ -64,20 +59,35 @@ pub(crate) fn expand(args: Args, function: ItemFn) -> syn::Result<TokenStream> {
         builder.extend(quote! { .priority(::heartbeat_core::Priority::#p) });
     }
 
-    let output = match &sig.output {
-        ReturnType::Default => quote! { () },
-        ReturnType::Type(_, ty) => quote! { #ty },
+    let (output, output_span) = match &sig.output {
+        ReturnType::Default => (quote! { () }, sig.ident.span()),
+        ReturnType::Type(_, ty) => (quote! { #ty }, syn::spanned::Spanned::span(&**ty)),
     };
-    let outcome = quote! {
+    let outcome = quote_spanned! {output_span=>
         |__heartbeat_output| {
             #[allow(unused_imports)]
-            use ::heartbeat_core::__private::{ViaBoxedError as _, ViaDisplay as _, ViaRunOutcome as _};
-            (&&::heartbeat_core::__private::Output(__heartbeat_output)).heartbeat_outcome()
+            use ::heartbeat_core::__private::{
+                ViaDisplay as _, ViaDynError as _, ViaLocalDynError as _, ViaRunOutcome as _,
+                ViaUnsupported as _,
+            };
+            ::heartbeat_core::__private::report(
+                (&&&::heartbeat_core::__private::Output(__heartbeat_output)).heartbeat_report(),
+            )
         }
     };
+    let monitor = args.monitor.as_ref().map(|expr| {
+        quote! { let __heartbeat_monitor: &::heartbeat_core::Monitor = &(#expr); }
+    });
     let run = if sig.asyncness.is_some() {
+        let which = match &monitor {
+            Some(_) => {
+                quote! { ::core::option::Option::Some(::core::clone::Clone::clone(__heartbeat_monitor)) }
+            }
+            None => quote! { ::core::option::Option::None },
+        };
         quote! {
-            ::heartbeat_core::__private::run_async(&__HEARTBEAT_CHECK, async move {
+            #monitor
+            ::heartbeat_core::__private::run_async(#which, &__HEARTBEAT_CHECK, async move {
                 // Gives the block the function's return type, so `?` infers.
                 #[allow(unreachable_code, clippy::diverging_sub_expression)]
                 if false {
@@ -88,14 +98,18 @@ pub(crate) fn expand(args: Args, function: ItemFn) -> syn::Result<TokenStream> {
             }, #outcome).await
         }
     } else {
+        let which = match &monitor {
+            Some(_) => quote! { ::core::option::Option::Some(__heartbeat_monitor) },
+            None => quote! { ::core::option::Option::None },
+        };
         quote! {
-            ::heartbeat_core::__private::run_sync(&__HEARTBEAT_CHECK, move || -> #output #block, #outcome)
+            #monitor
+            ::heartbeat_core::__private::run_sync(#which, &__HEARTBEAT_CHECK, move || -> #output #block, #outcome)
         }
     };
     Ok(quote! {
         #(#attrs)*
         #vis #sig {
-            #(#checks)*
             static __HEARTBEAT_CHECK: ::heartbeat_core::__private::LazyCheck =
                 ::heartbeat_core::__private::LazyCheck::new(|| ::heartbeat_core::__private::build(#builder));
             #run

@@ -17,8 +17,9 @@ mod expand;
 use proc_macro::TokenStream;
 
 /// Monitors every call of a function as a run of a check, through the
-/// process-wide monitor (`heartbeat_core::init`; without it, runs are only
-/// logged).
+/// default monitor (`heartbeat_core::init`, or `with_default`/`scoped` in
+/// tests; without one, runs are only logged), or the one given by
+/// `monitor = …`.
 ///
 /// Works on `fn` and `async fn`. `#[job]` alone uses the function's name in
 /// kebab case as the slug. Arguments, each validated at compile time:
@@ -33,13 +34,17 @@ use proc_macro::TokenStream;
 /// | `max_runtime` | `"1h"` | "taking too long" threshold |
 /// | `runbook` | `"https://…"` | runbook URL sent with failures |
 /// | `priority` | `P1` | P1, P2 or P3 |
+/// | `monitor` | `my_monitor()` | report to this monitor (an expression giving a `Monitor` or `&Monitor`, evaluated per call) instead of the default one |
 ///
 /// Durations are a number with a unit, `s`, `m`, `h` or `d`, which may be
-/// combined: `"1h30m"`. The function's output decides the run's outcome:
-/// `()` and `Ok` succeed, `Err` fails with the error's source chain (or its
-/// `{:#}` text for an error type that is only `Display`, such as
-/// `anyhow::Error`), an `i32` is an exit status. A panic is reported and
-/// resumed.
+/// combined: `"1h30m"`. Every argument is checked by the same functions
+/// `Check::build` uses, and a bad one is a compile error at the argument.
+/// The function's output decides the run's outcome, as for
+/// `heartbeat_core::run!`: `()` and `Ok` succeed, `Err` fails with the
+/// error's source chain (`std::error::Error`, `anyhow::Error`, boxed errors)
+/// or its text (`String`, any `Display`), an `i32` is an exit status. A
+/// panic is reported and resumed. Inside the function,
+/// `heartbeat_core::current_run()` gives the run.
 #[proc_macro_attribute]
 pub fn job(args: TokenStream, item: TokenStream) -> TokenStream {
     let args = match syn::parse::<attr::Args>(args) {

@@ -13,7 +13,7 @@ fn receiver() -> &'static Receiver {
     RX.get_or_init(|| {
         let rx = Receiver::start().unwrap();
         let monitor = Monitor::builder()
-            .healthchecks(Healthchecks::new().ping_url(rx.url()).ping_key("k"))
+            .target(Healthchecks::new().ping_url(rx.url()).ping_key("k"))
             .build()
             .unwrap();
         std::mem::forget(heartbeat_core::init(monitor));

@@ -55,7 +55,10 @@ mod tests {
         assert!(slug("").unwrap_err().contains("empty"));
         assert!(slug("Nightly").unwrap_err().contains("'N' at byte 0"));
         assert!(slug(&"a".repeat(51)).unwrap_err().contains("too long"));
-        assert_eq!(suggest_slug("Nightly Backup!").as_deref(), Some("nightly-backup"));
+        assert_eq!(
+            suggest_slug("Nightly Backup!").as_deref(),
+            Some("nightly-backup")
+        );
         assert_eq!(suggest_slug("!!!"), None);
     }
 }

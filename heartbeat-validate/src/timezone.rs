@@ -3,13 +3,15 @@
 /// An unknown time zone, with a close valid name when there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimeZoneError {
+    /// The name as given.
+    pub tz: String,
     /// A valid name close to the one given ("paris" → "Europe/Paris").
     pub suggestion: Option<String>,
 }
 
 impl std::fmt::Display for TimeZoneError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("unknown time zone")?;
+        write!(f, "unknown time zone {:?}", self.tz)?;
         if let Some(s) = &self.suggestion {
             write!(f, " (did you mean {s:?}?)")?;
         }
@@ -36,7 +38,10 @@ pub fn timezone(tz: &str) -> Result<String, TimeZoneError> {
             })
         })
         .map(str::to_owned);
-    Err(TimeZoneError { suggestion })
+    Err(TimeZoneError {
+        tz: tz.to_owned(),
+        suggestion,
+    })
 }
 
 #[cfg(test)]

@@ -38,7 +38,10 @@ mod tests {
 
     #[test]
     fn urls() {
-        assert_eq!(absolute_http_url("https://wiki.example.com/runbook"), Ok(()));
+        assert_eq!(
+            absolute_http_url("https://wiki.example.com/runbook"),
+            Ok(())
+        );
         assert!(absolute_http_url("https://exa mple.com/runbook").is_err());
         assert!(absolute_http_url("wiki/backup").is_err());
         assert!(absolute_http_url("ftp://example.com").is_err());

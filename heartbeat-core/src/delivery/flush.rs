@@ -34,7 +34,9 @@ impl FlushRequest {
             });
             for (target, done) in futures::future::join_all(flushes).await {
                 if !done {
-                    report.undelivered.push(Undelivered::TargetBuffer { target });
+                    report
+                        .undelivered
+                        .push(Undelivered::TargetBuffer { target });
                 }
             }
             self.answer(report);

@@ -5,6 +5,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
+use std::panic::AssertUnwindSafe;
+
 use futures::FutureExt;
 use tokio::sync::Semaphore;
 
@@ -101,7 +103,10 @@ impl Slot {
 pub(crate) enum Delivery {
     Delivered,
     /// Rejected by the service, or out of retry budget.
-    Failed { reason: String, permanent: bool },
+    Failed {
+        reason: String,
+        permanent: bool,
+    },
 }
 
 /// Runs `attempt` until it is delivered, rejected, or out of retry budget.
@@ -135,15 +140,20 @@ pub(crate) async fn deliver<'a>(
                     permanent: false,
                 };
             };
-            std::panic::AssertUnwindSafe(attempt())
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|payload| {
-                    Verdict::reject(format!(
-                        "the target {}",
-                        crate::outcome::panic_message(&*payload)
-                    ))
-                })
+            let panicked = |payload: Box<dyn std::any::Any + Send>| {
+                Verdict::reject(format!(
+                    "the target {}",
+                    crate::outcome::panic_message(&*payload)
+                ))
+            };
+            // A target may panic building its future or while it runs.
+            match std::panic::catch_unwind(AssertUnwindSafe(&attempt)) {
+                Ok(future) => AssertUnwindSafe(future)
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(panicked),
+                Err(payload) => panicked(payload),
+            }
         };
         match verdict {
             Verdict::Delivered => {

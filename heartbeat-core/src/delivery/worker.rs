@@ -200,8 +200,10 @@ impl Worker {
             self.upserts_running.push((idx, check.clone()));
             let check = check.clone();
             self.tasks.spawn(async move {
-                let outcome =
-                    deliver(&slot, &semaphore, None, policy, || slot.target.upsert(&check)).await;
+                let outcome = deliver(&slot, &semaphore, None, policy, || {
+                    slot.target.upsert(&check)
+                })
+                .await;
                 Done::Upsert(idx, check, outcome)
             });
         }

@@ -54,7 +54,9 @@ pub(crate) fn compose(message: Option<&str>, log: Option<&[u8]>, limit: usize) -
     let cut = CUT.as_bytes();
     if message.len() + cut.len() >= limit {
         let text = std::str::from_utf8(message).unwrap_or_default();
-        let mut out = head(text, limit.saturating_sub(cut.len())).as_bytes().to_vec();
+        let mut out = head(text, limit.saturating_sub(cut.len()))
+            .as_bytes()
+            .to_vec();
         if limit > cut.len() {
             out.extend_from_slice(CUT.trim_end().as_bytes());
         }
@@ -70,7 +72,10 @@ mod tests {
 
     #[test]
     fn fits_untouched() {
-        assert_eq!(compose(Some("boom"), Some(b"l1\nl2"), 100), b"boom\n\nl1\nl2");
+        assert_eq!(
+            compose(Some("boom"), Some(b"l1\nl2"), 100),
+            b"boom\n\nl1\nl2"
+        );
         assert_eq!(compose(None, Some(b"log"), 100), b"log");
         assert_eq!(compose(None, None, 100), b"");
     }

@@ -13,10 +13,10 @@ use super::body;
 use super::http::{self, HttpClient, Ping, whole_seconds};
 use crate::check::Check;
 use crate::error::ConfigError;
-use crate::target::{BoxFuture, IntoTarget, Target, TargetContext, Verdict};
 use crate::event::{Event, EventKind};
 use crate::schedule::Schedule;
 use crate::secret::Secret;
+use crate::target::{BoxFuture, IntoTarget, Target, TargetContext, Verdict};
 
 /// Cronitor's CLI cuts messages to this many characters; so do we.
 const MAX_MESSAGE_CHARS: usize = 1000;
@@ -286,7 +286,8 @@ impl Target for CronitorTarget {
             let Some(api) = &self.api else {
                 return Verdict::Delivered;
             };
-            self.http.exchange(self.upsert_request(api, check), judge_upsert)
+            self.http
+                .exchange(self.upsert_request(api, check), judge_upsert)
                 .await
         })
     }

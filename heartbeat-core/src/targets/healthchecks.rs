@@ -11,12 +11,12 @@ use reqwest::{Method, StatusCode, Url};
 
 use super::body;
 use super::http::{self, HttpClient, Ping, Reply, whole_seconds};
-use crate::target::{BoxFuture, IntoTarget, Plan, Target, TargetContext, Verdict};
 use crate::check::Check;
 use crate::error::ConfigError;
 use crate::event::{Event, EventKind};
 use crate::schedule::Schedule;
 use crate::secret::Secret;
+use crate::target::{BoxFuture, IntoTarget, Plan, Target, TargetContext, Verdict};
 
 /// Body limit assumed until the server states its own (hosted Healthchecks).
 const DEFAULT_BODY_LIMIT: usize = 100_000;

@@ -8,8 +8,8 @@ use reqwest::{Method, Url};
 use super::body;
 use super::http::{self, HttpClient, Ping};
 use crate::error::ConfigError;
-use crate::target::{BoxFuture, IntoTarget, Plan, Target, TargetContext, Verdict};
 use crate::event::{Event, EventKind};
+use crate::target::{BoxFuture, IntoTarget, Plan, Target, TargetContext, Verdict};
 
 /// A target whose ping URLs are templates, one per event kind.
 ///
@@ -423,17 +423,18 @@ impl Target for UrlTemplateTarget {
                     reason: "the template gave an invalid URL for this check".into(),
                 };
             };
-            self.http.exchange(ping, |reply| match &self.reject_body {
-                Some(text) if reply.body.contains(text.as_str()) => Verdict::Reject {
-                    reason: format!(
-                        "HTTP {}: {}",
-                        reply.status,
-                        body::chars(reply.body.trim(), 200)
-                    ),
-                },
-                _ => http::judge_status(reply),
-            })
-            .await
+            self.http
+                .exchange(ping, |reply| match &self.reject_body {
+                    Some(text) if reply.body.contains(text.as_str()) => Verdict::Reject {
+                        reason: format!(
+                            "HTTP {}: {}",
+                            reply.status,
+                            body::chars(reply.body.trim(), 200)
+                        ),
+                    },
+                    _ => http::judge_status(reply),
+                })
+                .await
         })
     }
 }

@@ -1,6 +1,7 @@
-//! Test utilities: a real HTTP receiver on 127.0.0.1 that records every
-//! request and misbehaves on demand, so you can test your own job monitoring
-//! end to end (it is what this crate's own tests use).
+//! Test utilities, so you can test your own job monitoring end to end (they
+//! are what this crate's own tests use): [`Receiver`], a real HTTP server on
+//! 127.0.0.1 that records every request and misbehaves on demand, and
+//! [`Recorder`], an in-memory target that keeps every event.
 //!
 //! ```
 //! use std::time::Duration;
@@ -9,7 +10,7 @@
 //!
 //! let receiver = Receiver::start().unwrap();
 //! let monitor = Monitor::builder()
-//!     .healthchecks(Healthchecks::new().ping_url(receiver.url()).ping_key("test-key"))
+//!     .target(Healthchecks::new().ping_url(receiver.url()).ping_key("test-key"))
 //!     .build()
 //!     .unwrap();
 //! let check = Check::new("nightly-backup").unwrap();
@@ -26,5 +27,7 @@
 //! ```
 
 mod receiver;
+mod recorder;
 
 pub use receiver::{Fault, Receiver, Request};
+pub use recorder::Recorder;
