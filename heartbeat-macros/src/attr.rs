@@ -64,13 +64,13 @@ impl Parse for Args {
                 }
                 "every" => {
                     let every = duration(input)?;
-                    heartbeat_validate::interval(std::time::Duration::from_secs(every.value))
-                        .map_err(|reason| {
-                            syn::Error::new(
-                                every.span,
-                                format!("invalid `every` interval: {reason}"),
-                            )
-                        })?;
+                    let period = std::time::Duration::from_secs(every.value);
+                    heartbeat_validate::interval(period).map_err(|reason| {
+                        syn::Error::new(
+                            every.span,
+                            format!("interval {period:?} is not supported: {reason}"),
+                        )
+                    })?;
                     set(&mut args.every, every, duplicate)?;
                 }
                 "monitor" => {
@@ -181,4 +181,115 @@ pub(crate) fn check_slug(slug: &str, span: Span) -> syn::Result<()> {
             .unwrap_or_default();
         syn::Error::new(span, format!("invalid check slug {slug:?}: {reason}{hint}"))
     })
+}
+
+/// The macro and `Check::build` give the same answer, in the same words,
+/// for a shared table of good and bad inputs.
+#[cfg(test)]
+mod agreement {
+    use std::time::Duration;
+
+    use heartbeat_core::{Check, CheckBuilder};
+
+    use super::Args;
+
+    fn agree(argument: &str, value: &str, build: impl FnOnce(CheckBuilder) -> CheckBuilder) {
+        let macro_result = syn::parse_str::<Args>(&format!("{argument} = {value:?}"));
+        let core_result = build(Check::builder("job")).build();
+        match (macro_result, core_result) {
+            (Ok(_), Ok(_)) => {}
+            (Err(m), Err(c)) => {
+                let (m, c) = (m.to_string(), c.to_string());
+                let c = c.strip_prefix("check \"job\": ").unwrap_or(&c);
+                assert_eq!(m, c, "{argument} = {value:?}");
+            }
+            (m, c) => panic!(
+                "{argument} = {value:?}: the macro says {:?}, Check::build says {:?}",
+                m.err().map(|e| e.to_string()),
+                c.err().map(|e| e.to_string())
+            ),
+        }
+    }
+
+    #[test]
+    fn slugs() {
+        for slug in [
+            "nightly-backup",
+            "a",
+            "job_2",
+            "Nightly Backup",
+            "",
+            "héllo",
+            "a/b",
+            &"x".repeat(50),
+            &"x".repeat(51),
+        ] {
+            let macro_result = syn::parse_str::<Args>(&format!("slug = {slug:?}"));
+            let core_result = Check::new(slug);
+            match (macro_result, core_result) {
+                (Ok(_), Ok(_)) => {}
+                (Err(m), Err(c)) => assert_eq!(m.to_string(), c.to_string(), "{slug:?}"),
+                (m, c) => panic!("{slug:?}: macro {:?}, core {:?}", m.is_ok(), c.is_ok()),
+            }
+        }
+    }
+
+    #[test]
+    fn schedules() {
+        for cron in [
+            "0 3 * * *",
+            "*/15 * * * *",
+            "0 9-17 * * MON-FRI",
+            "0 25 * * *",
+            "0 0 3 * * *",
+            "@daily",
+            "0/15 * * * *",
+            "",
+            "0 0 L * *",
+            "0 0 1 jan,jul sun",
+        ] {
+            agree("schedule", cron, |b| b.schedule(cron));
+        }
+    }
+
+    #[test]
+    fn time_zones() {
+        for tz in [
+            "Europe/Paris",
+            "UTC",
+            "America/New_York",
+            "paris",
+            "Mars/Olympus",
+            "utc",
+        ] {
+            agree("tz", tz, |b| b.timezone(tz));
+        }
+    }
+
+    #[test]
+    fn runbooks() {
+        for url in [
+            "https://wiki.example.com/runbooks/backup",
+            "http://localhost:8080/rb",
+            "https://exa mple.com/runbook",
+            "wiki/backup",
+            "ftp://example.com/rb",
+            "https://",
+        ] {
+            agree("runbook", url, |b| b.runbook(url));
+        }
+    }
+
+    #[test]
+    fn intervals() {
+        for (text, secs) in [
+            ("5m", 300),
+            ("1h", 3600),
+            ("90s", 90),
+            ("30s", 30),
+            ("400d", 400 * 86_400),
+        ] {
+            agree("every", text, |b| b.every(Duration::from_secs(secs)));
+        }
+    }
 }

@@ -1,14 +1,15 @@
-//! Lanes: the events of one (target, run) pair, delivered in order by one
-//! task at a time. The task carries on with the lane's next event itself,
-//! so a run's finish does not wait for the worker loop to notice that its
-//! start went out; different lanes run concurrently.
+//! Lanes: the events of one (target, check) pair, delivered in the order
+//! they were created, across runs, by one task at a time. A service's
+//! status for a check is its last ping, so a later run's ping must never
+//! overtake an earlier one's. The task carries on with the lane's next event
+//! itself, so a run's finish does not wait for the worker loop to notice
+//! that its start went out; different checks' lanes run concurrently.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Semaphore;
-use uuid::Uuid;
 
 use super::reporter::Reporter;
 use super::retry::{Delivery, RetryPolicy, Slot, deliver};
@@ -16,8 +17,8 @@ use super::shared::Shared;
 use crate::event::Event;
 use crate::sync::lock;
 
-/// A lane's key: the target's index and the run id.
-pub(crate) type LaneKey = (usize, Uuid);
+/// A lane's key: the target's index and the check's slug.
+pub(crate) type LaneKey = (usize, String);
 
 /// The events waiting in one lane.
 #[derive(Debug, Default)]

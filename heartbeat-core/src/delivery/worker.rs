@@ -157,7 +157,8 @@ impl Worker {
         self.lanes.is_empty() && self.upserts_running.is_empty() && self.shared.queue.len() == 0
     }
 
-    /// Fans an event out to the targets that take it, one lane per target.
+    /// Fans an event out to the targets that take it, to the lane of its
+    /// check on each.
     fn dispatch(&mut self, event: Arc<Event>) {
         self.watch.track(&event);
         for idx in 0..self.slots.len() {
@@ -170,8 +171,8 @@ impl Worker {
                 }
             }
             self.shared.counters.in_worker.fetch_add(1, Relaxed);
-            let key = (idx, event.run_id);
-            let lane = self.lanes.entry(key).or_default().clone();
+            let key = (idx, event.check.slug().to_owned());
+            let lane = self.lanes.entry(key.clone()).or_default().clone();
             if lanes::enqueue(&lane, event.clone()) {
                 let task = LaneTask {
                     lane,
