@@ -14,8 +14,10 @@
 /// | `Result<T, String>`, `Result<T, &str>`, any `Display` error | failure with its text |
 ///
 /// Finish hooks see the typed error for the first two kinds. Another output
-/// type is a compile error that lists these. An optional third argument
-/// gives [`RunOptions`](crate::RunOptions).
+/// type is a compile error that lists these. The output type must be known
+/// where the macro is written (an `async fn`'s return type, or a block or
+/// closure whose type is annotated), not inferred from later code. An
+/// optional third argument gives [`RunOptions`](crate::RunOptions).
 ///
 /// ```no_run
 /// # async fn export() -> Result<(), Box<dyn std::error::Error + Send + Sync>> { Ok(()) }

@@ -1,0 +1,8 @@
+use heartbeat_core::job;
+
+#[job]
+fn count_rows() -> u32 {
+    42
+}
+
+fn main() {}
