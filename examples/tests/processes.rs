@@ -127,3 +127,30 @@ fn consumer_sends_heartbeats_and_one_run_per_message() {
     let fail = requests.iter().find(|r| r.path.ends_with("/fail")).unwrap();
     assert_eq!(fail.body, "message 4 rejected by the downstream API");
 }
+
+#[test]
+fn a_custom_target_gets_every_event_in_order() {
+    let dir = std::env::temp_dir().join(format!("heartbeat-custom-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("events.jsonl");
+    let _ = std::fs::remove_file(&path);
+    let out = Command::new(example("custom_target"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let events: Vec<&str> = lines.iter().map(|l| l["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["start", "success", "start", "fail"]);
+    assert!(lines.iter().all(|l| l["check"] == "custom-target-demo"));
+    assert_eq!(lines[0]["run_id"], lines[1]["run_id"]);
+    assert_eq!(lines[2]["run_id"], lines[3]["run_id"]);
+    assert_ne!(lines[0]["run_id"], lines[2]["run_id"]);
+    assert_eq!(lines[3]["message"], "disk full");
+    assert!(lines[1]["duration_s"].as_f64().is_some());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
