@@ -7,6 +7,9 @@
 //!   answers 200; delivery runs on the worker thread meanwhile.
 //! - `live_target_with_subscriber`: the same with a `tracing` fmt subscriber
 //!   installed (writing to a sink), so every start/finish line is formatted.
+//! - `live_target_noop_finish_hook` / `live_target_noop_both_hooks`: the live
+//!   target with a finish hook (and a start hook) that does nothing: the
+//!   cost of the seam an integration such as Sentry plugs into.
 //!
 //! A tight loop outruns any HTTP service, so in `live_target` the queue is
 //! soon full and the push takes the eviction path; `isolated` (printed, not a
@@ -21,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use heartbeat_core::test::Receiver;
-use heartbeat_core::{Check, Healthchecks, Monitor};
+use heartbeat_core::{Check, Healthchecks, Monitor, MonitorBuilder, RunFinish, RunStart};
 
 fn job(n: u64) -> u64 {
     (0..16).fold(n, |a, i| a.wrapping_mul(31).wrapping_add(i))
@@ -40,10 +43,11 @@ fn monitored<'a>(monitor: &'a Monitor, check: &'a Check) -> impl FnMut() -> u64 
 }
 
 fn live(rx: &Receiver) -> Monitor {
-    Monitor::builder()
-        .target(Healthchecks::new().ping_url(rx.url()).ping_key("bench"))
-        .build()
-        .unwrap()
+    live_builder(rx).build().unwrap()
+}
+
+fn live_builder(rx: &Receiver) -> MonitorBuilder {
+    Monitor::builder().target(Healthchecks::new().ping_url(rx.url()).ping_key("bench"))
 }
 
 fn overhead(c: &mut Criterion) {
@@ -65,6 +69,28 @@ fn overhead(c: &mut Criterion) {
 
     let monitor = live(&rx);
     g.bench_function("live_target", |b| b.iter(monitored(&monitor, &check)));
+
+    let finish_hook = live_builder(&rx)
+        .on_finish(|run: &RunFinish<'_>| {
+            black_box(run.attempt());
+        })
+        .build()
+        .unwrap();
+    g.bench_function("live_target_noop_finish_hook", |b| {
+        b.iter(monitored(&finish_hook, &check))
+    });
+    let both_hooks = live_builder(&rx)
+        .on_start(|run: &mut RunStart<'_>| {
+            black_box(run.attempt());
+        })
+        .on_finish(|run: &RunFinish<'_>| {
+            black_box(run.attempt());
+        })
+        .build()
+        .unwrap();
+    g.bench_function("live_target_noop_both_hooks", |b| {
+        b.iter(monitored(&both_hooks, &check))
+    });
 
     let subscriber = tracing_subscriber::fmt()
         .with_writer(std::io::sink)

@@ -1,7 +1,9 @@
 //! Delivery throughput: runs delivered per second to a loopback receiver,
 //! against a plain reqwest loop sending the same requests (start then
 //! finish per run, POST, same URLs) at the same concurrency (16) to the same
-//! receiver, in one run.
+//! receiver, in one run. The runs are spread over 64 checks, as a busy
+//! process's are: heartbeat delivers one check's events in order, one at a
+//! time, and different checks concurrently.
 
 // criterion_group! generates an undocumented `pub fn`.
 #![allow(missing_docs)]
@@ -16,10 +18,13 @@ use heartbeat_core::{Check, Healthchecks, Monitor};
 
 const RUNS: u64 = 2000;
 const CONCURRENCY: usize = 16;
+const CHECKS: u64 = 64;
 
 fn throughput(c: &mut Criterion) {
     let rx = Receiver::start().unwrap();
-    let check = Check::new("bench-job").unwrap();
+    let checks: Vec<Check> = (0..CHECKS)
+        .map(|i| Check::new(format!("bench-job-{i}")).unwrap())
+        .collect();
     let monitor = Monitor::builder()
         .target(Healthchecks::new().ping_url(rx.url()).ping_key("bench"))
         .concurrency(CONCURRENCY)
@@ -35,8 +40,8 @@ fn throughput(c: &mut Criterion) {
     g.bench_function("heartbeat", |b| {
         b.iter(|| {
             rx.clear();
-            for _ in 0..RUNS {
-                monitor.start(&check).success();
+            for i in 0..RUNS {
+                monitor.start(&checks[(i % CHECKS) as usize]).success();
             }
             let report = monitor.flush_blocking(Duration::from_secs(60));
             assert!(report.is_complete(), "{report}");
@@ -54,9 +59,10 @@ fn throughput(c: &mut Criterion) {
             rx.clear();
             runtime.block_on(async {
                 futures::stream::iter(0..RUNS)
-                    .for_each_concurrent(CONCURRENCY, |_| {
+                    .for_each_concurrent(CONCURRENCY, |i| {
                         let (client, base) = (client.clone(), base.clone());
                         async move {
+                            let base = format!("{base}-{}", i % CHECKS);
                             let rid = uuid::Uuid::new_v4().to_string();
                             for url in [
                                 format!("{base}/start?rid={rid}&create=1"),
