@@ -33,10 +33,13 @@
 //!   [`Schedule`], time zone, grace, max runtime, runbook, [`Priority`]).
 //! - [`Monitor`]: the handle. [`Monitor::start`] gives a [`RunGuard`];
 //!   [`Monitor::run`] / [`Monitor::run_blocking`] wrap a job whose output
-//!   ([`RunOutcome`]) decides success or failure; [`Monitor::keepalive`]
-//!   pings for a long-running process while it makes progress.
+//!   ([`RunOutcome`]) decides success or failure, and [`run!`] /
+//!   [`run_blocking!`] do the same for any error type (`anyhow`, boxed,
+//!   `String`); [`Monitor::keepalive`] pings for a long-running process
+//!   while it makes progress.
 //! - `#[job]` (feature `macros`): the same for an annotated function,
-//!   through the process-wide monitor of [`init`] / [`global`].
+//!   through the default monitor ([`init`] / [`global`], or [`scoped`] /
+//!   [`with_default`] in tests). Inside a run, [`current_run`] gives it.
 //! - Targets: [`Healthchecks`], [`Cronitor`], and [`UrlTemplate`] with
 //!   presets for Better Stack, Dead Man's Snitch, Uptime Kuma and Cronhub.
 //!   With an API key, scheduled checks get their monitor created or updated
@@ -58,6 +61,47 @@
 //! }
 //! ```
 //!
+//! # The seam: targets, run options, hooks
+//!
+//! Integrations (and you) plug in at three points:
+//!
+//! - a [`Target`] per monitoring service: `send` one [`Event`] and judge the
+//!   reply as a [`Verdict`]; the engine queues, orders per check, retries,
+//!   counts and flushes ([`target`] has an example);
+//! - [`RunOptions`] to start a run with a run id, attempt and attempts
+//!   allowed, and the outcomes that are not failures: [`RunGuard::retry`]
+//!   (another attempt follows) and [`RunGuard::interrupted`] (or any guard
+//!   dropped after [`Monitor::shutdown`]);
+//! - [`hooks`] at each run's start and finish, which see the typed error.
+//!
+//! ```
+//! use std::time::Duration;
+//! use heartbeat_core::test::Recorder;
+//! use heartbeat_core::{Check, EventKind, Monitor, RunFinish, RunId, RunOptions};
+//!
+//! let recorder = Recorder::new(); // an in-memory target (feature `test`)
+//! let monitor = Monitor::builder()
+//!     .target(recorder.clone())
+//!     .on_finish(|run: &RunFinish<'_>| {
+//!         if let Some(err) = run.error() {
+//!             eprintln!("{} attempt {}: {err}", run.check().slug(), run.attempt());
+//!         }
+//!     })
+//!     .build()?;
+//! let check = Check::new("import-orders")?;
+//! let task = RunId::new(); // a retried task keeps its id across attempts
+//!
+//! let first = monitor.start_with(&check, RunOptions::new().run_id(task).attempt(1).max_attempts(3));
+//! first.retry(&std::io::Error::other("database busy")); // logged, not a failure
+//! let second = monitor.start_with(&check, RunOptions::new().run_id(task).attempt(2).max_attempts(3));
+//! second.success();
+//!
+//! monitor.flush_blocking(Duration::from_secs(5));
+//! let kinds: Vec<EventKind> = recorder.events().iter().map(|e| e.kind().clone()).collect();
+//! assert_eq!(kinds, [EventKind::Start, EventKind::Retry, EventKind::Start, EventKind::Success]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Configuration from the environment
 //!
 //! [`Monitor::from_env`] reads the variables in [`env`](mod@crate::env); each one set enables
@@ -68,7 +112,8 @@
 //! | feature | default | what |
 //! |---|---|---|
 //! | `macros` | yes | the `#[job]` attribute (crate `heartbeat-macros`) |
-//! | `test` | no | [`test::Receiver`], a recording, misbehaving loopback HTTP server for testing your own monitoring |
+//! | `test` | no | [`test::Receiver`], a recording, misbehaving loopback HTTP server, and [`test::Recorder`], an in-memory target, for testing your own monitoring |
+//! | `log-layer` | no | [`log_layer::RunLogLayer`]: what a job logs through `tracing` goes into its run's log tail |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod check;

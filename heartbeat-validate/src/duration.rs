@@ -44,7 +44,7 @@ pub fn duration(text: &str) -> Result<Duration, String> {
 
 /// Checks an interval schedule: whole minutes, at least one, at most a year.
 pub fn interval(period: Duration) -> Result<(), &'static str> {
-    if period.as_secs() < 60 || period.subsec_nanos() != 0 || period.as_secs() % 60 != 0 {
+    if period.as_secs() < 60 || period.subsec_nanos() != 0 || !period.as_secs().is_multiple_of(60) {
         Err("use whole minutes, at least one (Healthchecks and Sentry Crons count in minutes)")
     } else if period > MAX_INTERVAL {
         Err("is longer than a year, the longest period Healthchecks can monitor")
