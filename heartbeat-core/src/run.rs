@@ -3,7 +3,7 @@
 
 use std::error::Error;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use tracing::Span;
@@ -82,13 +82,21 @@ impl RunOptions {
     }
 }
 
-/// What a run's guard and its handles share.
-#[derive(Debug)]
-pub(crate) struct RunState {
+/// Which run this is.
+#[derive(Debug, Clone)]
+struct RunInfo {
     check: Check,
     run_id: Uuid,
     attempt: u32,
     max_attempts: Option<u32>,
+}
+
+/// What a run's guard and its handles share: made on first need (a handle,
+/// a log line, the run made current), so that a run that needs none of it
+/// costs no allocation.
+#[derive(Debug)]
+pub(crate) struct RunState {
+    info: RunInfo,
     log: Mutex<LogTail>,
 }
 
@@ -125,22 +133,22 @@ impl RunHandle {
 
     /// The run's id.
     pub fn run_id(&self) -> RunId {
-        RunId(self.0.run_id)
+        RunId(self.0.info.run_id)
     }
 
     /// The check being run.
     pub fn check(&self) -> &Check {
-        &self.0.check
+        &self.0.info.check
     }
 
     /// Which attempt this is (1 for the first).
     pub fn attempt(&self) -> u32 {
-        self.0.attempt
+        self.0.info.attempt
     }
 
     /// How many attempts the run may have, when known.
     pub fn max_attempts(&self) -> Option<u32> {
-        self.0.max_attempts
+        self.0.info.max_attempts
     }
 }
 
@@ -175,7 +183,9 @@ impl RunHandle {
 #[must_use = "dropping a RunGuard without finishing it reports the run as failed (or interrupted, during a shutdown)"]
 pub struct RunGuard {
     sink: Arc<Sink>,
-    state: Arc<RunState>,
+    info: RunInfo,
+    log_tail: usize,
+    shared: OnceLock<Arc<RunState>>,
     started: Instant,
     /// Wall-clock start; the finish time is derived from it and the
     /// monotonic duration, which saves a clock read on the job path.
@@ -210,21 +220,18 @@ impl RunGuard {
         event.attempt = attempt;
         event.max_attempts = options.max_attempts;
         let started_at = event.at;
-        let state = Arc::new(RunState {
+        let info = RunInfo {
             check: check.clone(),
             run_id,
             attempt,
             max_attempts: options.max_attempts,
-            log: Mutex::new(LogTail::new(
-                options.log_tail.unwrap_or(sink.log_tail_bytes),
-            )),
-        });
+        };
         let mut extensions = Extensions::default();
         span.in_scope(|| {
             tracing::info!(target: "heartbeat", started_at = %Utc(started_at), "run started");
             if !sink.start_hooks.is_empty() {
                 let mut start = RunStart {
-                    facts: facts(&state),
+                    facts: facts(&info),
                     extensions: &mut extensions,
                 };
                 for hook in sink.start_hooks.iter() {
@@ -235,7 +242,9 @@ impl RunGuard {
         sink.push(event);
         Self {
             sink: sink.clone(),
-            state,
+            info,
+            log_tail: options.log_tail.unwrap_or(sink.log_tail_bytes),
+            shared: OnceLock::new(),
             started: Instant::now(),
             started_at,
             span,
@@ -244,24 +253,34 @@ impl RunGuard {
         }
     }
 
+    /// What the run shares with its handles, made on first need.
+    fn shared(&self) -> &Arc<RunState> {
+        self.shared.get_or_init(|| {
+            Arc::new(RunState {
+                info: self.info.clone(),
+                log: Mutex::new(LogTail::new(self.log_tail)),
+            })
+        })
+    }
+
     /// This run's id (sent as Healthchecks `rid`, Cronitor `series`).
     pub fn run_id(&self) -> RunId {
-        RunId(self.state.run_id)
+        RunId(self.info.run_id)
     }
 
     /// The check being run.
     pub fn check(&self) -> &Check {
-        &self.state.check
+        &self.info.check
     }
 
     /// Which attempt this is (1 for the first).
     pub fn attempt(&self) -> u32 {
-        self.state.attempt
+        self.info.attempt
     }
 
     /// How many attempts the run may have, when known.
     pub fn max_attempts(&self) -> Option<u32> {
-        self.state.max_attempts
+        self.info.max_attempts
     }
 
     /// Time since the run started.
@@ -277,32 +296,32 @@ impl RunGuard {
 
     /// A handle for the job to log through; see [`RunHandle`].
     pub fn handle(&self) -> RunHandle {
-        RunHandle(self.state.clone())
+        RunHandle(self.shared().clone())
     }
 
     /// Appends a line to the run's log. Its tail (32 KiB unless configured,
     /// see [`RunOptions::log_tail`]) is sent with a failure (as the
     /// Healthchecks ping body, for instance).
     pub fn log(&self, line: impl fmt::Display) {
-        self.state.log_line(format_args!("{line}"));
+        self.shared().log_line(format_args!("{line}"));
     }
 
     /// Appends raw bytes to the run's log.
     pub fn log_bytes(&self, bytes: &[u8]) {
-        self.state.log_bytes(bytes);
+        self.shared().log_bytes(bytes);
     }
 
     /// Runs `f` inside the run: its span entered, the run
     /// [current](crate::current_run).
     pub fn in_scope<T>(&self, f: impl FnOnce() -> T) -> T {
-        let _run = current::enter(&self.state);
+        let _run = current::enter(self.shared());
         self.span.in_scope(f)
     }
 
     /// Binds a future to the run: while it is polled, the run's span is
     /// entered and the run is [current](crate::current_run).
     pub fn bind<F: Future>(&self, future: F) -> InRun<F> {
-        InRun::new(future, self.span.clone(), self.state.clone())
+        InRun::new(future, self.span.clone(), self.shared().clone())
     }
 
     /// The run succeeded.
@@ -397,9 +416,9 @@ impl RunGuard {
     }
 
     fn is_last_attempt(&self) -> bool {
-        self.state
+        self.info
             .max_attempts
-            .is_some_and(|max| self.state.attempt >= max)
+            .is_some_and(|max| self.info.attempt >= max)
     }
 
     fn finish(&mut self, reported: Reported<'_>, panic: Option<&str>) {
@@ -413,23 +432,8 @@ impl RunGuard {
             }
             other => other,
         };
-        let with_log = outcome.is_failure() || matches!(outcome, Outcome::Retry(_));
-        let log = if with_log {
-            lock(&self.state.log).take()
-        } else {
-            Vec::new()
-        };
-        let check = &self.state.check;
-        let at = self.started_at + duration;
-        let event = |kind: EventKind| {
-            let mut event = Event::new(check.clone(), self.state.run_id, kind, at);
-            event.attempt = self.state.attempt;
-            event.max_attempts = self.state.max_attempts;
-            event.duration = Some(duration);
-            event.log = (!log.is_empty()).then(|| log.clone());
-            event
-        };
-        let failure = |kind: EventKind, reason: String| {
+        let check = &self.info.check;
+        let failed = |reason: &str| {
             tracing::error!(
                 target: "heartbeat",
                 outcome = outcome.name(),
@@ -438,35 +442,38 @@ impl RunGuard {
                 runbook = check.runbook(),
                 "run failed: {reason}"
             );
-            let mut event = event(kind);
             // The runbook travels with the failure to every service.
-            event.message = Some(match check.runbook() {
+            Some(match check.runbook() {
                 Some(url) => format!("{reason}\nrunbook: {url}"),
-                None => reason,
-            });
-            event
+                None => reason.to_owned(),
+            })
         };
-        let event = match &outcome {
-            Outcome::Success => Some(event(EventKind::Success)),
-            Outcome::ExitCode(0) => Some(event(EventKind::ExitCode(0))),
-            Outcome::Failure(reason) => Some(failure(EventKind::Fail, reason.clone())),
-            Outcome::ExitCode(c) => {
-                Some(failure(EventKind::ExitCode(*c), format!("exit code {c}")))
+        let (kind, message) = match &outcome {
+            Outcome::Success | Outcome::ExitCode(0) => {
+                tracing::info!(target: "heartbeat", outcome = outcome.name(), ?duration, "run finished");
+                let kind = match outcome {
+                    Outcome::ExitCode(0) => EventKind::ExitCode(0),
+                    _ => EventKind::Success,
+                };
+                (Some(kind), None)
             }
+            Outcome::Failure(reason) => (Some(EventKind::Fail), failed(reason)),
+            Outcome::ExitCode(c) => (
+                Some(EventKind::ExitCode(*c)),
+                failed(&format!("exit code {c}")),
+            ),
             Outcome::Retry(reason) => {
                 let of = self
-                    .state
+                    .info
                     .max_attempts
                     .map(|m| format!(" of {m}"))
                     .unwrap_or_default();
                 let message = format!(
                     "attempt {}{of} failed, will be retried: {reason}",
-                    self.state.attempt
+                    self.info.attempt
                 );
                 tracing::warn!(target: "heartbeat", outcome = outcome.name(), ?duration, "{message}");
-                let mut event = event(EventKind::Retry);
-                event.message = Some(message);
-                Some(event)
+                (Some(EventKind::Retry), Some(message))
             }
             Outcome::Interrupted => {
                 tracing::warn!(
@@ -475,15 +482,17 @@ impl RunGuard {
                     ?duration,
                     "run interrupted by shutdown; no failure reported"
                 );
-                None
+                (None, None)
             }
         };
-        if matches!(outcome, Outcome::Success | Outcome::ExitCode(0)) {
-            tracing::info!(target: "heartbeat", outcome = outcome.name(), ?duration, "run finished");
-        }
+        // The log tail goes with failures and retries only.
+        let log = match self.shared.get() {
+            Some(shared) if message.is_some() => lock(&shared.log).take(),
+            _ => Vec::new(),
+        };
         if !self.sink.finish_hooks.is_empty() {
             let finish = RunFinish {
-                facts: facts(&self.state),
+                facts: facts(&self.info),
                 extensions: &self.extensions,
                 outcome: &outcome,
                 duration,
@@ -495,18 +504,25 @@ impl RunGuard {
                 hook.on_finish(&finish);
             }
         }
-        if let Some(event) = event {
+        if let Some(kind) = kind {
+            let at = self.started_at + duration;
+            let mut event = Event::new(check.clone(), self.info.run_id, kind, at);
+            event.attempt = self.info.attempt;
+            event.max_attempts = self.info.max_attempts;
+            event.duration = Some(duration);
+            event.message = message;
+            event.log = (!log.is_empty()).then_some(log);
             self.sink.push(event);
         }
     }
 }
 
-fn facts(state: &RunState) -> RunFacts<'_> {
+fn facts(info: &RunInfo) -> RunFacts<'_> {
     RunFacts {
-        check: &state.check,
-        run_id: RunId(state.run_id),
-        attempt: state.attempt,
-        max_attempts: state.max_attempts,
+        check: &info.check,
+        run_id: RunId(info.run_id),
+        attempt: info.attempt,
+        max_attempts: info.max_attempts,
     }
 }
 
@@ -535,9 +551,9 @@ impl Drop for RunGuard {
 impl fmt::Debug for RunGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RunGuard")
-            .field("check", &self.state.check.slug())
-            .field("run_id", &self.state.run_id)
-            .field("attempt", &self.state.attempt)
+            .field("check", &self.info.check.slug())
+            .field("run_id", &self.info.run_id)
+            .field("attempt", &self.info.attempt)
             .field("elapsed", &self.started.elapsed())
             .finish()
     }
