@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 
 use tracing::Span;
 
-use crate::run::{RunHandle, RunState};
+use crate::handle::{RunHandle, RunState};
 
 thread_local! {
     static CURRENT: RefCell<Option<Arc<RunState>>> = const { RefCell::new(None) };

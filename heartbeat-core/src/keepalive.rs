@@ -2,21 +2,10 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::time::Duration;
+use std::sync::atomic::Ordering::Relaxed;
 
-use crate::check::Check;
+use crate::delivery::KeepaliveState;
 use crate::sink::Sink;
-
-/// Shared between the guard and the delivery worker, which ticks it.
-#[derive(Debug)]
-pub(crate) struct KeepaliveState {
-    pub(crate) check: Check,
-    pub(crate) every: Duration,
-    pub(crate) progress: AtomicU64,
-    pub(crate) always: AtomicBool,
-    pub(crate) stopped: AtomicBool,
-}
 
 /// Pings a check every interval while a long-running process makes
 /// progress; from [`Monitor::keepalive`](crate::Monitor::keepalive).

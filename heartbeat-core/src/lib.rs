@@ -122,6 +122,7 @@ mod delivery;
 mod error;
 mod event;
 mod global;
+mod handle;
 pub mod hooks;
 mod keepalive;
 #[cfg(feature = "log-layer")]
@@ -153,16 +154,17 @@ pub use delivery::RetryPolicy;
 pub use error::{CheckError, ConfigError};
 pub use event::{Event, EventKind, InvalidRunId, RunId};
 pub use global::{Scoped, global, init, scoped, with_default};
+pub use handle::RunHandle;
 pub use hooks::{FinishHook, RunFinish, RunStart, StartHook};
 pub use keepalive::Keepalive;
 pub use log_tail::LOG_TAIL_BYTES;
 pub use monitor::{FlushGuard, Monitor, MonitorBuilder, env};
 pub use outcome::{Outcome, RunOutcome};
-pub use run::{RunGuard, RunHandle, RunOptions};
+pub use run::{RunGuard, RunOptions};
 pub use schedule::{Priority, Schedule, validate_cron};
 pub use stats::{FlushReport, Stats, Undelivered};
-pub use target::{BoxFuture, IntoTarget, Plan, Target, TargetContext, Verdict};
-pub use targets::{Cronitor, Healthchecks, UrlTemplate};
+pub use target::{BoxFuture, Plan, Target, Verdict};
+pub use targets::{Cronitor, Healthchecks, IntoTarget, TargetContext, UrlTemplate};
 
 #[cfg(feature = "macros")]
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]

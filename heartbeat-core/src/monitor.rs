@@ -8,16 +8,16 @@ use std::time::{Duration, Instant};
 
 use crate::check::Check;
 use crate::current::InRun;
-use crate::delivery::{self, DeliveryConfig, FlushRequest, RetryPolicy, Shared};
+use crate::delivery::{self, DeliveryConfig, FlushRequest, KeepaliveState, RetryPolicy, Shared};
 use crate::error::ConfigError;
 use crate::hooks::{FinishHook, StartHook};
-use crate::keepalive::{Keepalive, KeepaliveState};
+use crate::keepalive::Keepalive;
 use crate::outcome::{Reported, RunOutcome};
 use crate::run::{RunGuard, RunOptions};
 use crate::sink::Sink;
 use crate::stats::{FlushReport, Stats};
-use crate::target::{IntoTarget, Target, TargetContext};
-use crate::targets::{Cronitor, Healthchecks, HttpClient};
+use crate::target::Target;
+use crate::targets::{Cronitor, Healthchecks, HttpClient, IntoTarget, TargetContext};
 
 /// The environment variables [`Monitor::from_env`] reads.
 pub mod env {

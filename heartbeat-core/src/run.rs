@@ -1,5 +1,5 @@
-//! [`RunGuard`]: one run of a check, from start to finish; [`RunOptions`]
-//! to start one; [`RunHandle`] to reach it from inside the job.
+//! [`RunGuard`]: one run of a check, from start to finish, and
+//! [`RunOptions`] to start one.
 
 use std::error::Error;
 use std::fmt;
@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::check::Check;
 use crate::current::{self, InRun};
 use crate::event::{Event, EventKind, RunId};
+use crate::handle::{RunHandle, RunInfo, RunState};
 use crate::hooks::{Extensions, RunFacts, RunFinish, RunStart};
 use crate::log_tail::LogTail;
 use crate::outcome::{Outcome, Reported};
@@ -79,76 +80,6 @@ impl RunOptions {
             log_tail: Some(bytes),
             ..self
         }
-    }
-}
-
-/// Which run this is.
-#[derive(Debug, Clone)]
-struct RunInfo {
-    check: Check,
-    run_id: Uuid,
-    attempt: u32,
-    max_attempts: Option<u32>,
-}
-
-/// What a run's guard and its handles share: made on first need (a handle,
-/// a log line, the run made current), so that a run that needs none of it
-/// costs no allocation.
-#[derive(Debug)]
-pub(crate) struct RunState {
-    info: RunInfo,
-    log: Mutex<LogTail>,
-}
-
-impl RunState {
-    pub(crate) fn log_bytes(&self, bytes: &[u8]) {
-        lock(&self.log).push(bytes);
-    }
-
-    fn log_line(&self, line: fmt::Arguments<'_>) {
-        use std::io::Write;
-        let mut log = lock(&self.log);
-        let mut line_buf = Vec::new();
-        let _ = writeln!(line_buf, "{line}");
-        log.push(&line_buf);
-    }
-}
-
-/// A handle on a running run, for the job itself: from
-/// [`current_run`](crate::current_run) or [`RunGuard::handle`]. Cheap to
-/// clone; it does not end the run.
-#[derive(Debug, Clone)]
-pub struct RunHandle(pub(crate) Arc<RunState>);
-
-impl RunHandle {
-    /// Appends a line to the run's log, whose tail goes with a failure.
-    pub fn log(&self, line: impl fmt::Display) {
-        self.0.log_line(format_args!("{line}"));
-    }
-
-    /// Appends raw bytes (a command's output, say) to the run's log.
-    pub fn log_bytes(&self, bytes: &[u8]) {
-        self.0.log_bytes(bytes);
-    }
-
-    /// The run's id.
-    pub fn run_id(&self) -> RunId {
-        RunId(self.0.info.run_id)
-    }
-
-    /// The check being run.
-    pub fn check(&self) -> &Check {
-        &self.0.info.check
-    }
-
-    /// Which attempt this is (1 for the first).
-    pub fn attempt(&self) -> u32 {
-        self.0.info.attempt
-    }
-
-    /// How many attempts the run may have, when known.
-    pub fn max_attempts(&self) -> Option<u32> {
-        self.0.info.max_attempts
     }
 }
 

@@ -499,3 +499,30 @@ fn a_retrying_service_is_retried_and_counted() {
     assert_eq!(stats.delivered, 2);
     assert!(stats.retried >= 2, "{stats:?}");
 }
+
+#[test]
+fn an_id_for_a_target_the_monitor_lacks_is_reported_once_at_the_first_start() {
+    let capture = support::LogCapture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let (monitor, _recorder) = recorded();
+    let check = Check::builder("export")
+        .target_id("betterstak", "tok")
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        for _ in 0..3 {
+            monitor.start(&check).success();
+        }
+    });
+    let text = capture.text();
+    let reports: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" ERROR ") && l.contains("unknown_target=\"betterstak\""))
+        .collect();
+    assert_eq!(reports.len(), 1, "{text}");
+    assert!(reports[0].contains("check=\"export\""), "{}", reports[0]);
+}

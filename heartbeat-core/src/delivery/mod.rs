@@ -22,7 +22,7 @@ pub use retry::RetryPolicy;
 
 pub(crate) use flush::FlushRequest;
 pub(crate) use shared::Shared;
-pub(crate) use timers::after;
+pub(crate) use timers::{KeepaliveState, after};
 pub(crate) use worker::spawn;
 
 /// Tuning of the delivery worker (set through [`MonitorBuilder`](crate::MonitorBuilder)).

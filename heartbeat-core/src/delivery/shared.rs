@@ -4,9 +4,9 @@ use std::sync::{Arc, Mutex};
 
 use super::flush::FlushRequest;
 use super::queue::{Pushed, Queue};
+use super::timers::KeepaliveState;
 use crate::check::Check;
 use crate::event::Event;
-use crate::keepalive::KeepaliveState;
 use crate::stats::Counters;
 
 /// State shared by the job path and the worker.

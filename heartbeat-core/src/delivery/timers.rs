@@ -3,14 +3,14 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant, SystemTime};
 
 use uuid::Uuid;
 
 use super::shared::{Shared, take_all};
+use crate::check::Check;
 use crate::event::{Event, EventKind};
-use crate::keepalive::KeepaliveState;
 
 /// `base + d`, or a time far enough away to mean "never" when that would
 /// overflow (`Instant + Duration` panics on overflow, and users may well pass
@@ -28,6 +28,17 @@ pub(crate) async fn sleep_until(at: Option<Instant>) {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
     }
+}
+
+/// A keepalive, shared by its guard ([`Keepalive`](crate::Keepalive)) and
+/// the worker, which ticks it.
+#[derive(Debug)]
+pub(crate) struct KeepaliveState {
+    pub(crate) check: Check,
+    pub(crate) every: Duration,
+    pub(crate) progress: AtomicU64,
+    pub(crate) always: AtomicBool,
+    pub(crate) stopped: AtomicBool,
 }
 
 /// A registered keepalive and when it next ticks.

@@ -10,13 +10,14 @@ use reqwest::{Method, Url};
 use std::sync::Arc;
 
 use super::body;
+use super::context::{IntoTarget, TargetContext};
 use super::http::{self, HttpClient, Ping, whole_seconds};
 use crate::check::Check;
 use crate::error::ConfigError;
 use crate::event::{Event, EventKind};
 use crate::schedule::Schedule;
 use crate::secret::Secret;
-use crate::target::{BoxFuture, IntoTarget, Target, TargetContext, Verdict};
+use crate::target::{BoxFuture, Target, Verdict};
 
 /// Cronitor's CLI cuts messages to this many characters; so do we.
 const MAX_MESSAGE_CHARS: usize = 1000;

@@ -10,13 +10,14 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use reqwest::{Method, StatusCode, Url};
 
 use super::body;
+use super::context::{IntoTarget, TargetContext};
 use super::http::{self, HttpClient, Ping, Reply, whole_seconds};
 use crate::check::Check;
 use crate::error::ConfigError;
 use crate::event::{Event, EventKind};
 use crate::schedule::Schedule;
 use crate::secret::Secret;
-use crate::target::{BoxFuture, IntoTarget, Plan, Target, TargetContext, Verdict};
+use crate::target::{BoxFuture, Plan, Target, Verdict};
 
 /// Body limit assumed until the server states its own (hosted Healthchecks).
 const DEFAULT_BODY_LIMIT: usize = 100_000;

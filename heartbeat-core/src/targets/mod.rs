@@ -4,11 +4,13 @@
 //! ([`IntoTarget`](crate::IntoTarget)), sharing the monitor's HTTP client.
 
 mod body;
+mod context;
 mod cronitor;
 mod healthchecks;
 mod http;
 mod url_template;
 
+pub use context::{IntoTarget, TargetContext};
 pub use cronitor::Cronitor;
 pub use healthchecks::Healthchecks;
 pub use url_template::UrlTemplate;

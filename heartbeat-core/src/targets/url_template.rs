@@ -6,10 +6,11 @@ use std::sync::Arc;
 use reqwest::{Method, Url};
 
 use super::body;
+use super::context::{IntoTarget, TargetContext};
 use super::http::{self, HttpClient, Ping};
 use crate::error::ConfigError;
 use crate::event::{Event, EventKind};
-use crate::target::{BoxFuture, IntoTarget, Plan, Target, TargetContext, Verdict};
+use crate::target::{BoxFuture, Plan, Target, Verdict};
 
 /// A target whose ping URLs are templates, one per event kind.
 ///
