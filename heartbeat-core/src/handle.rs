@@ -44,7 +44,7 @@ impl RunState {
 }
 
 /// A handle on a running run, for the job itself: from
-/// [`current_run`](crate::current_run) or [`RunGuard::handle`]. Cheap to
+/// [`current_run`](crate::current_run) or [`RunGuard::handle`](crate::RunGuard::handle). Cheap to
 /// clone; it does not end the run.
 #[derive(Debug, Clone)]
 pub struct RunHandle(pub(crate) Arc<RunState>);
