@@ -144,6 +144,9 @@ pub struct Event {
     pub(crate) duration: Option<Duration>,
     pub(crate) message: Option<String>,
     pub(crate) log: Option<Vec<u8>>,
+    /// Its place in the order events were queued (set by the queue), so a
+    /// flush can tell the events queued before it from later ones.
+    pub(crate) seq: u64,
 }
 
 impl Event {
@@ -161,6 +164,7 @@ impl Event {
             duration: None,
             message: None,
             log: None,
+            seq: 0,
         }
     }
 

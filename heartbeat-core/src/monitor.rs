@@ -4,11 +4,11 @@ use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::check::Check;
 use crate::current::InRun;
-use crate::delivery::{self, DeliveryConfig, FlushRequest, KeepaliveState, RetryPolicy, Shared};
+use crate::delivery::{self, DeliveryConfig, KeepaliveState, RetryPolicy, Shared};
 use crate::error::ConfigError;
 use crate::hooks::{FinishHook, StartHook};
 use crate::keepalive::Keepalive;
@@ -259,29 +259,14 @@ impl Monitor {
     ///
     /// Returns within the timeout even when a service hangs.
     pub async fn flush(&self, timeout: Duration) -> FlushReport {
-        let Some(shared) = &self.sink.shared else {
-            return FlushReport::default();
-        };
-        let (tx, rx) = futures::channel::oneshot::channel();
-        shared.request_flush(FlushRequest {
-            deadline: delivery::after(Instant::now(), timeout),
-            reply: tx,
-        });
-        // The worker answers by the deadline; it only fails to answer if its
-        // thread is gone, and then what is still queued will never leave.
-        rx.await.unwrap_or_else(|_| {
-            let mut undelivered = Vec::new();
-            shared.queue.describe(&mut undelivered);
-            FlushReport {
-                stats: self.stats(),
-                undelivered,
-            }
-        })
+        self.sink.flush(timeout).await
     }
 
-    /// [`flush`](Self::flush) for synchronous code: blocks the calling thread.
+    /// [`flush`](Self::flush) for synchronous code: blocks the calling
+    /// thread (without an executor, so it works inside one too, at the cost
+    /// of blocking that executor's thread for up to `timeout`).
     pub fn flush_blocking(&self, timeout: Duration) -> FlushReport {
-        futures::executor::block_on(self.flush(timeout))
+        self.sink.flush_blocking(timeout)
     }
 
     /// A guard that flushes (blocking, up to `timeout`) when dropped: keep it

@@ -13,9 +13,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::check::Check;
-use crate::delivery::Shared;
+use std::time::Instant;
+
+use crate::delivery::{self, FlushReply, FlushRequest, Shared};
 use crate::event::Event;
 use crate::hooks::{FinishHook, StartHook};
+use crate::stats::FlushReport;
 
 /// Gives every sink a distinct id, so a check can remember cheaply which
 /// monitor has already seen its first start.
@@ -63,6 +66,51 @@ impl Sink {
         }
     }
 
+    /// Asks the worker to flush the events queued so far, by `timeout`.
+    fn request_flush(&self, shared: &Shared, timeout: Duration, reply: FlushReply) {
+        shared.request_flush(FlushRequest {
+            deadline: delivery::after(Instant::now(), timeout),
+            upto: shared.queue.next_seq(),
+            reply,
+        });
+    }
+
+    /// What is still queued, when the worker cannot answer (its thread is
+    /// gone, so none of it will ever leave).
+    fn unanswered(shared: &Shared) -> FlushReport {
+        let mut undelivered = Vec::new();
+        shared.queue.describe(u64::MAX, &mut undelivered);
+        FlushReport {
+            stats: shared.counters.snapshot(shared.queue.len()),
+            undelivered,
+        }
+    }
+
+    pub(crate) async fn flush(&self, timeout: Duration) -> FlushReport {
+        let Some(shared) = &self.shared else {
+            return FlushReport::default();
+        };
+        let (tx, rx) = futures::channel::oneshot::channel();
+        self.request_flush(shared, timeout, FlushReply::Async(tx));
+        // The worker answers by the deadline, or drops the request when its
+        // thread ends.
+        rx.await.unwrap_or_else(|_| Self::unanswered(shared))
+    }
+
+    pub(crate) fn flush_blocking(&self, timeout: Duration) -> FlushReport {
+        let Some(shared) = &self.shared else {
+            return FlushReport::default();
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.request_flush(shared, timeout, FlushReply::Blocking(tx));
+        // A margin over the deadline for the answer to arrive; the worker
+        // never takes longer unless its thread is stuck, and then this still
+        // returns.
+        let wait = timeout.saturating_add(Duration::from_secs(1));
+        rx.recv_timeout(wait)
+            .unwrap_or_else(|_| Self::unanswered(shared))
+    }
+
     pub(crate) fn shutdown(&self) {
         self.shutting_down.store(true, Relaxed);
     }
@@ -106,10 +154,25 @@ impl Sink {
 }
 
 impl Drop for Sink {
+    /// The last handle is gone. A short program is about to exit, and its
+    /// worker thread with it: deliver what is pending first, within the
+    /// shutdown timeout, or say what is lost.
     fn drop(&mut self) {
-        // The worker keeps delivering for the shutdown timeout, then exits.
-        if let Some(shared) = &self.shared {
-            shared.close();
+        let Some(shared) = &self.shared else { return };
+        if shared.counters.snapshot(shared.queue.len()).pending > 0 {
+            let report = self.flush_blocking(self.flush_timeout);
+            if !report.is_complete() {
+                tracing::warn!(
+                    target: "heartbeat",
+                    undelivered = report.undelivered.len(),
+                    "heartbeat monitor dropped with {} events undelivered after waiting {:?}; \
+                     keep the guard of heartbeat_core::init or Monitor::flush_on_drop alive in \
+                     main, or flush before exit, to give them longer",
+                    report.undelivered.len(),
+                    self.flush_timeout
+                );
+            }
         }
+        shared.close();
     }
 }

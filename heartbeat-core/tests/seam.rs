@@ -526,3 +526,53 @@ fn an_id_for_a_target_the_monitor_lacks_is_reported_once_at_the_first_start() {
     assert_eq!(reports.len(), 1, "{text}");
     assert!(reports[0].contains("check=\"export\""), "{}", reports[0]);
 }
+
+/// Delivers every event at once, except those of check `held`, which wait
+/// until released.
+#[derive(Debug)]
+struct Gate(Arc<tokio::sync::Semaphore>);
+
+impl heartbeat_core::Target for Gate {
+    fn name(&self) -> &str {
+        "gate"
+    }
+
+    fn send<'a>(&'a self, event: &'a Event) -> heartbeat_core::BoxFuture<'a, Verdict> {
+        Box::pin(async move {
+            if event.check().slug() == "held" {
+                let _permit = self.0.acquire().await;
+            }
+            Verdict::Delivered
+        })
+    }
+}
+
+#[test]
+fn a_flush_answers_for_the_events_queued_before_it() {
+    use futures::FutureExt;
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let monitor = fast().target(Gate(gate.clone())).build().unwrap();
+    monitor.start(&Check::new("early").unwrap()).success();
+    let mut flush = Box::pin(monitor.flush(PATIENCE));
+    // The first poll hands the request to the worker.
+    let _ = flush.as_mut().now_or_never();
+    // Queued after the flush, and held back by the service.
+    monitor.start(&Check::new("held").unwrap()).success();
+    let report = futures::executor::block_on(flush);
+    assert!(report.is_complete(), "{report}");
+    assert!(
+        monitor.stats().pending > 0,
+        "the later events are still pending"
+    );
+    gate.add_permits(1000);
+    flushed(&monitor);
+}
+
+#[test]
+fn flush_blocking_works_inside_an_executor() {
+    let (monitor, recorder) = recorded();
+    monitor.start(&Check::new("job").unwrap()).success();
+    let report = futures::executor::block_on(async { monitor.flush_blocking(PATIENCE) });
+    assert!(report.is_complete(), "{report}");
+    assert_eq!(recorder.events().len(), 2);
+}

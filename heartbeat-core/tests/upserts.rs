@@ -111,6 +111,15 @@ fn healthchecks_interval_uuid_and_clamping() {
     assert_eq!(json_body(&calls[0]), json!({ "timeout": 300, "grace": 60 }));
 }
 
+/// The ERROR line reporting a failed upsert of `slug`, found by its
+/// structured fields (level, `check`, `operation`), never by a status code
+/// alone, which run ids and durations can contain too.
+fn is_upsert_error(line: &str, slug: &str) -> bool {
+    line.contains(" ERROR ")
+        && line.contains(&format!("check=\"{slug}\""))
+        && line.contains("operation=\"monitor upsert failed\"")
+}
+
 #[test]
 fn healthchecks_errors_are_reported_clearly_and_runs_go_on() {
     let logs = logs();
@@ -124,9 +133,9 @@ fn healthchecks_errors_are_reported_clearly_and_runs_go_on() {
     let text = logs.text();
     let line = text
         .lines()
-        .find(|l| l.contains("bad-key-job") && l.contains("401"))
-        .unwrap();
-    assert!(line.contains("ERROR"), "{line}");
+        .find(|l| is_upsert_error(l, "bad-key-job"))
+        .unwrap_or_else(|| panic!("no upsert error for bad-key-job:\n{text}"));
+    assert!(line.contains("(401"), "{line}");
     assert!(
         line.contains("use the project's read-write API key"),
         "{line}"
@@ -144,8 +153,9 @@ fn healthchecks_errors_are_reported_clearly_and_runs_go_on() {
     let text = logs.text();
     let line = text
         .lines()
-        .find(|l| l.contains("bad-def-job") && l.contains("400"))
-        .unwrap();
+        .find(|l| is_upsert_error(l, "bad-def-job"))
+        .unwrap_or_else(|| panic!("no upsert error for bad-def-job:\n{text}"));
+    assert!(line.contains("(400"), "{line}");
     assert!(line.contains("invalid cron expression"), "{line}");
 }
 
@@ -242,8 +252,9 @@ fn cronitor_rejected_key_is_reported_clearly() {
     let text = logs.text();
     let line = text
         .lines()
-        .find(|l| l.contains("cronitor-no-write") && l.contains("403"))
-        .unwrap();
+        .find(|l| is_upsert_error(l, "cronitor-no-write"))
+        .unwrap_or_else(|| panic!("no upsert error for cronitor-no-write:\n{text}"));
+    assert!(line.contains("(403"), "{line}");
     assert!(line.contains("monitor write"), "{line}");
     assert!(line.contains("sync_monitors(false)"), "{line}");
     assert_eq!(pings.requests().len(), 2);

@@ -11,14 +11,28 @@ use crate::stats::{FlushReport, Undelivered};
 #[derive(Debug)]
 pub(crate) struct FlushRequest {
     pub(crate) deadline: Instant,
-    pub(crate) reply: futures::channel::oneshot::Sender<FlushReport>,
+    /// It covers the events queued before it: those numbered below this.
+    pub(crate) upto: u64,
+    pub(crate) reply: FlushReply,
+}
+
+/// Where a flush's answer goes: an async caller's future, or a thread
+/// blocked in `flush_blocking` (which must not need an executor: it may run
+/// inside one).
+#[derive(Debug)]
+pub(crate) enum FlushReply {
+    Async(futures::channel::oneshot::Sender<FlushReport>),
+    Blocking(std::sync::mpsc::SyncSender<FlushReport>),
 }
 
 impl FlushRequest {
     /// Answers now, with what is still undelivered.
     pub(crate) fn answer(self, report: FlushReport) {
         // The caller may have stopped waiting (its future was dropped).
-        let _ = self.reply.send(report);
+        match self.reply {
+            FlushReply::Async(tx) => drop(tx.send(report)),
+            FlushReply::Blocking(tx) => drop(tx.try_send(report)),
+        }
     }
 
     /// The engine is idle: asks every target to flush what it buffers,

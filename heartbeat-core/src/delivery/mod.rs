@@ -20,7 +20,7 @@ use std::time::Duration;
 
 pub use retry::RetryPolicy;
 
-pub(crate) use flush::FlushRequest;
+pub(crate) use flush::{FlushReply, FlushRequest};
 pub(crate) use shared::Shared;
 pub(crate) use timers::{KeepaliveState, after};
 pub(crate) use worker::spawn;

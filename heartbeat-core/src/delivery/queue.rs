@@ -71,6 +71,8 @@ impl Queue {
             }
             let seq = s.next_seq;
             s.next_seq += 1;
+            let mut event = event;
+            event.seq = seq;
             s.classes[class].push_back((seq, event));
             s.len += 1;
             pushed
@@ -98,11 +100,28 @@ impl Queue {
         self.lock().len
     }
 
-    /// A short description of every queued event, for flush reports.
-    pub(crate) fn describe(&self, out: &mut Vec<crate::stats::Undelivered>) {
+    /// The sequence number the next pushed event will get: a flush covers
+    /// the events numbered below it.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.lock().next_seq
+    }
+
+    /// The sequence number of the oldest queued event.
+    pub(crate) fn oldest_seq(&self) -> Option<u64> {
+        let s = self.lock();
+        s.classes
+            .iter()
+            .filter_map(|c| c.front())
+            .map(|(seq, _)| *seq)
+            .min()
+    }
+
+    /// A short description of every queued event numbered below `upto`,
+    /// for flush reports.
+    pub(crate) fn describe(&self, upto: u64, out: &mut Vec<crate::stats::Undelivered>) {
         let s = self.lock();
         for class in &s.classes {
-            for (_, e) in class {
+            for (_, e) in class.iter().filter(|(seq, _)| *seq < upto) {
                 out.push(crate::stats::Undelivered::event(e, None));
             }
         }

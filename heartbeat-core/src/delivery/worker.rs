@@ -250,7 +250,9 @@ impl Worker {
             .report_once(self.slots[idx].name(), slug, what, reason);
     }
 
-    fn undelivered(&self) -> Vec<Undelivered> {
+    /// What is not delivered yet of the events numbered below `upto`, and
+    /// the upserts in progress.
+    fn undelivered(&self, upto: u64) -> Vec<Undelivered> {
         let mut out = Vec::new();
         for ((idx, _), lane) in &self.lanes {
             let name = self.slots[*idx].name();
@@ -258,6 +260,7 @@ impl Worker {
                 lock(lane)
                     .events
                     .iter()
+                    .filter(|e| e.seq < upto)
                     .map(|e| Undelivered::event(e, Some(name))),
             );
         }
@@ -269,33 +272,50 @@ impl Worker {
                     target: self.slots[*idx].name().to_owned(),
                 }),
         );
-        self.shared.queue.describe(&mut out);
+        self.shared.queue.describe(upto, &mut out);
         out
     }
 
-    fn report(&self) -> FlushReport {
+    fn report(&self, upto: u64) -> FlushReport {
         FlushReport {
             stats: self.shared.counters.snapshot(self.shared.queue.len()),
-            undelivered: self.undelivered(),
+            undelivered: self.undelivered(upto),
         }
     }
 
-    /// Answers the flushes that are complete or past their deadline (all of
-    /// them when `force`). A complete one first asks the targets to flush.
+    /// The sequence number of the oldest event not delivered yet.
+    fn oldest_pending(&self) -> Option<u64> {
+        let in_lanes = self
+            .lanes
+            .values()
+            .filter_map(|lane| lock(lane).events.front().map(|e| e.seq))
+            .min();
+        in_lanes
+            .into_iter()
+            .chain(self.shared.queue.oldest_seq())
+            .min()
+    }
+
+    /// Answers the flushes that are done (every event queued before them
+    /// delivered or given up, no upsert in progress) or past their deadline
+    /// (all of them when `force`). A done one first asks the targets to
+    /// flush what they buffer.
     fn answer_flushes(&mut self, force: bool) {
         let mut flushes = lock(&self.shared.flushes);
         if flushes.is_empty() {
             return;
         }
         let now = Instant::now();
-        let idle = self.is_idle();
-        let mut report = None;
+        let oldest = self.oldest_pending();
         for request in std::mem::take(&mut *flushes) {
-            let mut r = || report.get_or_insert_with(|| self.report()).clone();
+            let done =
+                self.upserts_running.is_empty() && oldest.is_none_or(|seq| seq >= request.upto);
             if force || now >= request.deadline {
-                request.answer(r());
-            } else if idle {
-                request.flush_targets(self.slots.clone(), r());
+                let report = self.report(request.upto);
+                request.answer(report);
+            } else if done {
+                let report = self.report(request.upto);
+                request.flush_targets(self.slots.clone(), report);
             } else {
                 flushes.push(request);
             }
@@ -308,7 +328,7 @@ impl Worker {
     }
 
     fn give_up_at_shutdown(&mut self) {
-        let left = self.undelivered();
+        let left = self.undelivered(u64::MAX);
         if !left.is_empty() {
             tracing::warn!(
                 target: "heartbeat",
