@@ -35,7 +35,10 @@ async fn handle(message: u32) -> Result<(), Rejected> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt().with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
     let monitor = Monitor::from_env()?;
     let _flush = monitor.flush_on_drop(Duration::from_secs(5));
 

@@ -48,7 +48,10 @@ fn nightly_backup(fail: bool) -> Result<u64, BackupError> {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt().with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
     let fail = std::env::args().any(|a| a == "--fail");
     let monitor = match Monitor::from_env() {
         Ok(m) => m,

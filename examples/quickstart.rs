@@ -51,7 +51,10 @@ fn export_script() -> i32 {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt().with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 
     let from_env = MonitorBuilder::from_env()?;
     let (monitor, receiver) = if from_env.has_targets() {

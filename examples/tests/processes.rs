@@ -92,6 +92,38 @@ fn cron_job_reports_success_and_exits_zero() {
 }
 
 #[test]
+fn cron_job_logs_to_stderr_only() {
+    let rx = Receiver::start().unwrap();
+    let out = command("cron_job", &rx).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    // cron mails whatever a job prints to stdout: only the job's own output.
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout, "backed up 1204224 bytes\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("run started"), "{stderr}");
+}
+
+#[test]
+fn a_non_utf8_setting_is_an_error_that_names_the_variable() {
+    use std::os::unix::ffi::OsStrExt;
+    let rx = Receiver::start().unwrap();
+    let out = command("cron_job", &rx)
+        .env(
+            "HEALTHCHECKS_PING_KEY",
+            std::ffi::OsStr::from_bytes(b"key-\xff"),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("HEALTHCHECKS_PING_KEY: is not valid UTF-8"),
+        "{stderr}"
+    );
+    assert!(rx.requests().is_empty());
+}
+
+#[test]
 fn cron_job_failure_is_flushed_then_exits_non_zero() {
     let rx = Receiver::start().unwrap();
     let out = command("cron_job", &rx).arg("--fail").output().unwrap();

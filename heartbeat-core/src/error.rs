@@ -120,7 +120,8 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The delivery thread could not be started.
+    /// The delivery thread could not be started. No longer returned: such a
+    /// monitor degrades to logging runs, with one ERROR line.
     #[error("could not start the heartbeat delivery thread: {0}")]
     Worker(String),
 }

@@ -17,7 +17,7 @@ use crate::run::{RunGuard, RunOptions};
 use crate::sink::Sink;
 use crate::stats::{FlushReport, Stats};
 use crate::target::Target;
-use crate::targets::{Cronitor, Healthchecks, HttpClient, IntoTarget, TargetContext};
+use crate::targets::{self, Cronitor, Healthchecks, HttpClient, IntoTarget, TargetContext};
 
 /// The environment variables [`Monitor::from_env`] reads.
 pub mod env {
@@ -37,6 +37,18 @@ pub mod env {
     pub const CRONITOR_API_URL: &str = "CRONITOR_API_URL";
     /// Environment name attached to pings.
     pub const HEARTBEAT_ENV: &str = "HEARTBEAT_ENV";
+
+    /// Every variable above.
+    pub const ALL: [&str; 8] = [
+        HEALTHCHECKS_PING_URL,
+        HEALTHCHECKS_PING_KEY,
+        HEALTHCHECKS_API_KEY,
+        HEALTHCHECKS_API_URL,
+        CRONITOR_API_KEY,
+        CRONITOR_PING_URL,
+        CRONITOR_API_URL,
+        HEARTBEAT_ENV,
+    ];
 }
 
 /// A cheap-to-clone handle that jobs report through.
@@ -307,6 +319,9 @@ impl Drop for FlushGuard {
             return;
         }
         let report = self.monitor.flush_blocking(self.timeout);
+        // The wait at exit happened here: the monitor's own drop need not
+        // wait again for what this one could not deliver.
+        self.monitor.sink.exit_flushed();
         if report.is_complete() {
             tracing::debug!(target: "heartbeat", %report, "heartbeat flushed");
         } else {
@@ -392,15 +407,37 @@ impl MonitorBuilder {
     /// [`ConfigError::InvalidKey`] when `CRONITOR_PING_URL` is set without
     /// `CRONITOR_API_KEY`.
     pub fn from_env() -> Result<Self, ConfigError> {
+        for name in env::ALL {
+            if std::env::var_os(name).is_some_and(|v| v.to_str().is_none()) {
+                return Err(ConfigError::InvalidSetting {
+                    setting: name.to_owned(),
+                    reason: "is not valid UTF-8; set it to the value from the service's dashboard"
+                        .into(),
+                });
+            }
+        }
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// The builder for the variables `get` gives; every error names the
+    /// variable, never its value.
     pub(crate) fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let url = |name: &str, example| -> Result<Option<String>, ConfigError> {
+            get(name)
+                .map(|v| targets::parse_base_url(name, &v, example).map(|_| v))
+                .transpose()
+        };
+        let key = |name: &str| -> Result<Option<String>, ConfigError> {
+            get(name)
+                .map(|v| targets::check_key(name, &v).map(|()| v))
+                .transpose()
+        };
         let mut b = Self::new();
-        let hc_url = get(env::HEALTHCHECKS_PING_URL);
-        let hc_key = get(env::HEALTHCHECKS_PING_KEY);
-        let hc_api_key = get(env::HEALTHCHECKS_API_KEY);
+        let hc_url = url(env::HEALTHCHECKS_PING_URL, Healthchecks::DEFAULT_PING_URL)?;
+        let hc_key = key(env::HEALTHCHECKS_PING_KEY)?;
+        let hc_api_key = key(env::HEALTHCHECKS_API_KEY)?;
+        let hc_api_url = url(env::HEALTHCHECKS_API_URL, Healthchecks::DEFAULT_API_URL)?;
         if hc_url.is_some() || hc_key.is_some() || hc_api_key.is_some() {
             let mut hc = Healthchecks::new();
             if let Some(url) = hc_url {
@@ -412,18 +449,20 @@ impl MonitorBuilder {
             if let Some(key) = hc_api_key {
                 hc = hc.api_key(key);
             }
-            if let Some(url) = get(env::HEALTHCHECKS_API_URL) {
+            if let Some(url) = hc_api_url {
                 hc = hc.api_url(url);
             }
             b = b.target(hc);
         }
-        match (get(env::CRONITOR_API_KEY), get(env::CRONITOR_PING_URL)) {
+        let cronitor_url = url(env::CRONITOR_PING_URL, Cronitor::DEFAULT_PING_URL)?;
+        let cronitor_api_url = url(env::CRONITOR_API_URL, Cronitor::DEFAULT_API_URL)?;
+        match (key(env::CRONITOR_API_KEY)?, cronitor_url) {
             (Some(key), url) => {
                 let mut c = Cronitor::new(key);
                 if let Some(url) = url {
                     c = c.ping_url(url);
                 }
-                if let Some(url) = get(env::CRONITOR_API_URL) {
+                if let Some(url) = cronitor_api_url {
                     c = c.api_url(url);
                 }
                 b = b.target(c);
@@ -537,8 +576,11 @@ impl MonitorBuilder {
     /// - [`ConfigError::InvalidUrl`] / [`ConfigError::InvalidKey`] /
     ///   [`ConfigError::InvalidTemplate`] for a target's settings;
     /// - [`ConfigError::InvalidSetting`] for a zero capacity, concurrency or
-    ///   timeout, or two targets with one name;
-    /// - [`ConfigError::Worker`] if the delivery thread cannot start.
+    ///   timeout, or two targets with one name.
+    ///
+    /// Only invalid configuration is an error: a monitor whose delivery
+    /// thread cannot start logs one ERROR line and only logs runs, so that
+    /// monitoring never stops a program before its job.
     pub fn build(self) -> Result<Monitor, ConfigError> {
         let invalid = |setting: &str, reason: String| ConfigError::InvalidSetting {
             setting: setting.into(),
@@ -589,16 +631,20 @@ impl MonitorBuilder {
             retry: self.retry,
             shutdown_timeout: self.shutdown_timeout,
         };
-        let no_targets = targets.is_empty();
         let shared = match delivery::spawn(shared.clone(), targets, config) {
             Ok(_) => Some(shared),
-            // Without targets nothing needs the thread badly enough to fail
-            // a log-only configuration: fall back to the thread-free monitor.
-            Err(e) if no_targets => {
-                tracing::debug!(target: "heartbeat", "no delivery thread for a monitor without targets: {e}");
+            // Monitoring never stops the job from running: without its
+            // thread (a container's thread or pid limit) the monitor only
+            // logs, and says so once.
+            Err(e) => {
+                tracing::error!(
+                    target: "heartbeat",
+                    targets = ?names,
+                    "heartbeat cannot deliver: its delivery thread did not start ({e}); runs are \
+                     logged, nothing is sent"
+                );
                 None
             }
-            Err(e) => return Err(ConfigError::Worker(e.to_string())),
         };
         let mut sink = Sink::new(shared);
         sink.targets = names;
@@ -661,14 +707,25 @@ mod tests {
 
     #[test]
     fn bad_url_names_the_setting_not_the_secret() {
-        let vars = [("HEALTHCHECKS_PING_URL", "hc-ping.com/secret-path")];
-        let err = MonitorBuilder::from_lookup(lookup(&vars))
-            .unwrap()
-            .build()
-            .unwrap_err();
-        let msg = err.to_string();
-        assert!(msg.contains("Healthchecks ping URL"), "{msg}");
-        assert!(!msg.contains("secret-path"), "{msg}");
+        for (var, value) in [
+            ("HEALTHCHECKS_PING_URL", "hc-ping.com/secret-path"),
+            ("HEALTHCHECKS_API_URL", "ftp://secret-path"),
+            ("HEALTHCHECKS_PING_KEY", "https://hc-ping.com/secret-path"),
+            ("HEALTHCHECKS_API_KEY", "secret-path\u{7}"),
+            ("CRONITOR_API_KEY", "secret-path/x"),
+            ("CRONITOR_API_URL", "secret-path"),
+        ] {
+            let vars = [
+                (var, value),
+                ("CRONITOR_API_KEY", "k"),
+                ("HEALTHCHECKS_PING_KEY", "k"),
+            ];
+            // The bad value comes first, so it is the one looked up.
+            let err = MonitorBuilder::from_lookup(lookup(&vars)).unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.starts_with(var), "{var}: {msg}");
+            assert!(!msg.contains("secret-path"), "{msg}");
+        }
         let vars = [("CRONITOR_PING_URL", "https://cronitor.link")];
         assert!(MonitorBuilder::from_lookup(lookup(&vars)).is_err());
     }

@@ -40,6 +40,8 @@ pub(crate) struct Sink {
     /// How long the guard from [`crate::init`] waits.
     pub(crate) flush_timeout: Duration,
     shutting_down: AtomicBool,
+    /// Whether a [`FlushGuard`](crate::FlushGuard) already waited at exit.
+    exit_flushed: AtomicBool,
     /// Slugs whose first start this monitor has handled.
     seen: Mutex<HashSet<String>>,
 }
@@ -56,6 +58,7 @@ impl Sink {
             log_tail_bytes: crate::log_tail::LOG_TAIL_BYTES,
             flush_timeout: Duration::ZERO,
             shutting_down: AtomicBool::new(false),
+            exit_flushed: AtomicBool::new(false),
             seen: Mutex::default(),
         }
     }
@@ -111,6 +114,10 @@ impl Sink {
             .unwrap_or_else(|_| Self::unanswered(shared))
     }
 
+    pub(crate) fn exit_flushed(&self) {
+        self.exit_flushed.store(true, Relaxed);
+    }
+
     pub(crate) fn shutdown(&self) {
         self.shutting_down.store(true, Relaxed);
     }
@@ -159,7 +166,8 @@ impl Drop for Sink {
     /// shutdown timeout, or say what is lost.
     fn drop(&mut self) {
         let Some(shared) = &self.shared else { return };
-        if shared.counters.snapshot(shared.queue.len()).pending > 0 {
+        let pending = shared.counters.snapshot(shared.queue.len()).pending;
+        if pending > 0 && !self.exit_flushed.load(Relaxed) {
             let report = self.flush_blocking(self.flush_timeout);
             if !report.is_complete() {
                 tracing::warn!(

@@ -576,3 +576,43 @@ fn flush_blocking_works_inside_an_executor() {
     assert!(report.is_complete(), "{report}");
     assert_eq!(recorder.events().len(), 2);
 }
+
+#[test]
+fn dropping_the_last_handle_delivers_or_says_what_was_lost() {
+    // No flush guard: the drop itself waits for the pending pings.
+    let rx = Receiver::start().unwrap();
+    let monitor = fast()
+        .target(Healthchecks::new().ping_url(rx.url()).ping_key("k"))
+        .build()
+        .unwrap();
+    monitor.start(&Check::new("job").unwrap()).success();
+    drop(monitor);
+    let paths: Vec<String> = rx.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/k/job/start", "/k/job"]);
+
+    // A service that hangs: the drop gives up after the shutdown timeout,
+    // and says how many events were lost.
+    let rx = Receiver::start().unwrap();
+    rx.set_fault(heartbeat_core::test::Fault::Hang);
+    let monitor = fast()
+        .target(Healthchecks::new().ping_url(rx.url()).ping_key("k"))
+        .shutdown_timeout(std::time::Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let capture = support::LogCapture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        monitor.start(&Check::new("job").unwrap()).success();
+        drop(monitor);
+    });
+    let text = capture.text();
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" WARN ") && l.contains("undelivered=2"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{text}");
+}

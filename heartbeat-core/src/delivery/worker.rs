@@ -29,19 +29,31 @@ enum Done {
     Upsert(usize, Check, Delivery),
 }
 
-/// Starts the worker thread.
+/// Starts the worker thread. Its runtime is built on that thread, so that a
+/// failure leaves nothing to drop on the caller's (dropping a runtime inside
+/// another one panics); the thread then ends and the queue closes.
 pub(crate) fn spawn(
     shared: Arc<Shared>,
     targets: Vec<Arc<dyn Target>>,
     config: DeliveryConfig,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     std::thread::Builder::new()
         .name("heartbeat-delivery".into())
         .spawn(move || {
             let _release = ReleaseOnExit(shared.clone());
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    tracing::error!(
+                        target: "heartbeat",
+                        "heartbeat cannot deliver: its runtime did not start ({e}); runs are logged, nothing is sent"
+                    );
+                    return;
+                }
+            };
             let worker = Worker {
                 slots: targets
                     .into_iter()

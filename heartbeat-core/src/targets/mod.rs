@@ -15,4 +15,4 @@ pub use cronitor::Cronitor;
 pub use healthchecks::Healthchecks;
 pub use url_template::UrlTemplate;
 
-pub(crate) use http::HttpClient;
+pub(crate) use http::{HttpClient, check_key, parse_base_url};
