@@ -170,7 +170,7 @@ pub use targets::{Cronitor, Healthchecks, IntoTarget, TargetContext, UrlTemplate
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 pub use heartbeat_macros::job;
 
-/// The README's examples, compiled as doctests so they cannot rot.
+/// The crate README's example, compiled as a doctest so it cannot rot.
 #[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -60,6 +60,14 @@ fn secrets_stay_out_of_logs_debug_and_errors() {
         "{:?}",
         Monitor::builder().target(Healthchecks::new().ping_key(HC_KEY))
     ));
+    // Credentials in a URL, in the settings' own Debug output.
+    let in_url = format!("https://user:{HC_KEY}@hc.example.com/ping");
+    seen.push_str(&format!(
+        "{:?} {:?} {:?}",
+        Healthchecks::new().ping_url(&in_url).api_url(&in_url),
+        Cronitor::new(CR_KEY).ping_url(&in_url),
+        UrlTemplate::better_stack().base_url(&in_url)
+    ));
     for bad in [
         Monitor::builder()
             .target(Healthchecks::new().ping_key(format!("{HC_KEY}/x")))

@@ -38,7 +38,7 @@ const MAX_MESSAGE_CHARS: usize = 1000;
 /// process with `PUT <api>/monitors` (`type: job`, `schedule`, `timezone`,
 /// `grace_seconds`, a duration assertion for the max runtime), in the
 /// background. The key then needs the monitor write permission.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct Cronitor {
     pub(crate) name: String,
@@ -47,6 +47,19 @@ pub struct Cronitor {
     pub(crate) host: Option<String>,
     pub(crate) api_url: String,
     pub(crate) sync_monitors: bool,
+}
+
+impl std::fmt::Debug for Cronitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cronitor")
+            .field("name", &self.name)
+            .field("api_key", &self.api_key)
+            .field("ping_url", &http::redacted(&self.ping_url))
+            .field("host", &self.host)
+            .field("api_url", &http::redacted(&self.api_url))
+            .field("sync_monitors", &self.sync_monitors)
+            .finish()
+    }
 }
 
 impl Cronitor {
@@ -137,7 +150,6 @@ impl Cronitor {
     }
 }
 
-#[derive(Debug)]
 struct CronitorTarget {
     name: String,
     http: HttpClient,
@@ -257,6 +269,15 @@ fn judge_upsert(reply: &http::Reply) -> Verdict {
         _ => return http::judge_status(reply),
     };
     Verdict::Reject { reason }
+}
+
+impl std::fmt::Debug for CronitorTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URLs hold the API key; the name says which target it is.
+        f.debug_struct("CronitorTarget")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl IntoTarget for Cronitor {

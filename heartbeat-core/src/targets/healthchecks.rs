@@ -38,7 +38,7 @@ const DEFAULT_BODY_LIMIT: usize = 100_000;
 /// background.
 ///
 /// A self-hosted instance's ping base is `<SITE_ROOT>/ping`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct Healthchecks {
     pub(crate) name: String,
@@ -47,6 +47,19 @@ pub struct Healthchecks {
     pub(crate) create_missing: bool,
     pub(crate) api_key: Option<Secret>,
     pub(crate) api_url: String,
+}
+
+impl std::fmt::Debug for Healthchecks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Healthchecks")
+            .field("name", &self.name)
+            .field("ping_url", &http::redacted(&self.ping_url))
+            .field("ping_key", &self.ping_key)
+            .field("create_missing", &self.create_missing)
+            .field("api_key", &self.api_key)
+            .field("api_url", &http::redacted(&self.api_url))
+            .finish()
+    }
 }
 
 impl Default for Healthchecks {
@@ -159,7 +172,6 @@ impl Healthchecks {
     }
 }
 
-#[derive(Debug)]
 struct HealthchecksTarget {
     name: String,
     http: HttpClient,
@@ -352,6 +364,15 @@ impl HealthchecksTarget {
             _ => return http::judge_status(reply),
         };
         Verdict::Reject { reason }
+    }
+}
+
+impl std::fmt::Debug for HealthchecksTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URLs may hold credentials; the name says which target it is.
+        f.debug_struct("HealthchecksTarget")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 

@@ -235,6 +235,24 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     Some(wait.min(MAX_RETRY_AFTER))
 }
 
+/// A URL for `Debug` output: a user name or password in it is replaced by
+/// `***`, and a URL that does not parse is not shown at all (whatever it
+/// holds could be a key).
+pub(crate) fn redacted(raw: &str) -> String {
+    match Url::parse(raw.trim()) {
+        Ok(mut url) => {
+            if !url.username().is_empty() {
+                let _ = url.set_username("***");
+            }
+            if url.password().is_some() {
+                let _ = url.set_password(Some("***"));
+            }
+            url.to_string()
+        }
+        Err(_) => "<not a URL>".to_owned(),
+    }
+}
+
 /// Parses a base URL setting: absolute, http or https, no query or fragment.
 /// The error never repeats the URL, which may embed a key.
 pub(crate) fn parse_base_url(
@@ -299,6 +317,16 @@ mod tests {
             headers: h,
             body: String::new(),
         }
+    }
+
+    #[test]
+    fn credentials_are_redacted() {
+        assert_eq!(
+            redacted("https://user:hunter2@hc.example.com/ping"),
+            "https://***:***@hc.example.com/ping"
+        );
+        assert_eq!(redacted("https://hc-ping.com"), "https://hc-ping.com/");
+        assert_eq!(redacted("hunter2"), "<not a URL>");
     }
 
     #[test]

@@ -40,7 +40,7 @@ use crate::target::{BoxFuture, Plan, Target, Verdict};
 ///     .fail("https://ping.example.com/{id}/fail?why={message}");
 /// # let _ = (better_stack, custom);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct UrlTemplate {
     name: String,
@@ -52,6 +52,23 @@ pub struct UrlTemplate {
     post_body: bool,
     max_message_chars: usize,
     reject_body: Option<String>,
+}
+
+impl std::fmt::Debug for UrlTemplate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Templates are shown as written (ids come from `{id}`); the base
+        // URL may hold credentials.
+        f.debug_struct("UrlTemplate")
+            .field("name", &self.name)
+            .field("base", &http::redacted(&self.base))
+            .field("start", &self.start)
+            .field("success", &self.success)
+            .field("fail", &self.fail)
+            .field("exit_code", &self.exit_code)
+            .field("post_body", &self.post_body)
+            .field("max_message_chars", &self.max_message_chars)
+            .finish_non_exhaustive()
+    }
 }
 
 impl UrlTemplate {
@@ -315,7 +332,6 @@ fn encode_into(s: &str, out: &mut String) {
     }
 }
 
-#[derive(Debug)]
 struct UrlTemplateTarget {
     name: String,
     http: HttpClient,
@@ -390,6 +406,14 @@ impl UrlTemplateTarget {
             Method::GET
         };
         Some(Ping::new(method, url, body))
+    }
+}
+
+impl std::fmt::Debug for UrlTemplateTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UrlTemplateTarget")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
