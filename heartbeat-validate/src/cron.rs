@@ -68,7 +68,69 @@ const NICKNAME: &str = "cron nicknames like @daily are not understood by every s
 /// problem and how to fix it. Names (`JAN`, `mon`) are accepted in the month
 /// and weekday fields, 7 means Sunday; `L`, `W`, `#`, `?` and nicknames are
 /// rejected because not every service understands them.
-pub const fn cron(expr: &str) -> Result<(), &'static str> {
+pub fn cron(expr: &str) -> Result<(), &'static str> {
+    syntax(expr)?;
+    if no_such_day(expr) {
+        return Err(NO_SUCH_DAY);
+    }
+    Ok(())
+}
+
+const NO_SUCH_DAY: &str = "the day-of-month (3rd) field names no day that the month (4th) field's \
+                           months have (like 30 February or 31 April), so the job would never \
+                           run; Healthchecks rejects it too";
+
+/// Days in each month, February counted as 29 (as cron and Healthchecks do).
+const DAYS_IN_MONTH: [u32; 12] = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/// Whether a syntactically valid expression asks for a day that none of
+/// its months has. Healthchecks' parser (cronsim up to 2.7) rejects these
+/// whatever the day-of-week field says, so this does too.
+fn no_such_day(expr: &str) -> bool {
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    let days = values(fields[2], 2);
+    let months = values(fields[3], 3);
+    let first_day = (1..=31).find(|&d| days[d as usize]).unwrap_or(1);
+    let longest = (1..=12)
+        .filter(|&m| months[m as usize])
+        .map(|m| DAYS_IN_MONTH[m as usize - 1])
+        .max()
+        .unwrap_or(31);
+    first_day > longest
+}
+
+/// The values a (valid) field selects, as flags indexed by value.
+fn values(field: &str, index: usize) -> [bool; 64] {
+    let (min, max) = FIELD_RANGES[index];
+    let mut set = [false; 64];
+    for item in field.split(',') {
+        let (range, step) = match item.split_once('/') {
+            Some((range, step)) => (range, step.parse().unwrap_or(1)),
+            None => (item, 1),
+        };
+        let b = range.as_bytes();
+        let (lo, hi) = if range == "*" {
+            (min, max)
+        } else {
+            let (lo, after) = value(b, 0, b.len(), index).unwrap_or((min, b.len()));
+            if after < b.len() {
+                let hi = value(b, after + 1, b.len(), index).map_or(max, |(v, _)| v);
+                (lo, hi)
+            } else {
+                (lo, lo)
+            }
+        };
+        let mut v = lo;
+        while v <= hi && (v as usize) < set.len() {
+            set[v as usize] = true;
+            v += step.max(1);
+        }
+    }
+    set
+}
+
+/// Checks the syntax of each field; see [`cron`].
+const fn syntax(expr: &str) -> Result<(), &'static str> {
     let b = expr.as_bytes();
     let mut i = 0;
     let mut field = 0;
@@ -276,6 +338,9 @@ mod tests {
             ("0 0 * FOO *", "month (4th) field has a character"),
             ("0 0 * * JAN", "day-of-week (5th) field has a character"),
             ("99999 * * * *", "outside 0-59"),
+            ("0 0 30 2 *", "30 February"),
+            ("0 0 31 4,6,9,11 *", "names no day"),
+            ("0 0 31 2 1", "names no day"),
         ] {
             let err = cron(e).expect_err(e);
             assert!(err.contains(needle), "{e:?}: {err}");

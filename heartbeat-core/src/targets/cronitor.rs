@@ -294,7 +294,15 @@ impl Target for CronitorTarget {
     fn send<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Verdict> {
         Box::pin(async move {
             self.http
-                .exchange(self.ping(event), http::judge_status)
+                .exchange(self.ping(event), |reply| match reply.status.as_u16() {
+                    // Cronitor documents 200 for everything; a 404 means the
+                    // base URL is not the telemetry API.
+                    404 => Verdict::reject(
+                        "Cronitor answered 404: CRONITOR_PING_URL is not the telemetry API \
+                         (https://cronitor.link, without the /p/<key> part)",
+                    ),
+                    _ => http::judge_status(reply),
+                })
                 .await
         })
     }

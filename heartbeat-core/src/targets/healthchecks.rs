@@ -249,11 +249,14 @@ impl HealthchecksTarget {
         // Hosted UUID URLs answer 200 even when the ping was not recorded.
         if reply.status.is_success() {
             if text.starts_with("OK (not found)") {
-                return Verdict::Reject {
-                    reason: "Healthchecks answered \"OK (not found)\": no check has this UUID; \
-                             copy the UUID from the check's ping URL"
-                        .into(),
+                let reason = if event.check.healthchecks_uuid().is_some() {
+                    "Healthchecks answered \"OK (not found)\": no check has this UUID; copy the \
+                     UUID from the check's ping URL"
+                } else {
+                    "Healthchecks answered \"OK (not found)\": no check has this slug for this \
+                     ping key; check HEALTHCHECKS_PING_KEY, or allow create_missing"
                 };
+                return Verdict::reject(reason);
             }
             if text.starts_with("OK (rate limited)") {
                 return Verdict::Retry {
