@@ -247,6 +247,8 @@ mod agreement {
             "",
             "0 0 L * *",
             "0 0 1 jan,jul sun",
+            "0 0 30 2 *",
+            "0 0 31 4,6,9,11 *",
         ] {
             agree("schedule", cron, |b| b.schedule(cron));
         }
