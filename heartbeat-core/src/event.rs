@@ -147,6 +147,9 @@ pub struct Event {
     /// Its place in the order events were queued (set by the queue), so a
     /// flush can tell the events queued before it from later ones.
     pub(crate) seq: u64,
+    /// On the first start of a check in a monitor: its monitor is to be
+    /// created or updated before this event goes out.
+    pub(crate) upsert: bool,
 }
 
 impl Event {
@@ -165,6 +168,7 @@ impl Event {
             message: None,
             log: None,
             seq: 0,
+            upsert: false,
         }
     }
 

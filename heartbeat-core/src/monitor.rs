@@ -114,8 +114,8 @@ impl Monitor {
     /// [`start`](Self::start) with an explicit run id, attempt number and
     /// attempts allowed; see [`RunOptions`].
     pub fn start_with(&self, check: &Check, options: RunOptions) -> RunGuard {
-        self.sink.first_start(check);
-        RunGuard::start(&self.sink, check, options)
+        let upsert = self.sink.first_start(check);
+        RunGuard::start(&self.sink, check, options, upsert)
     }
 
     /// Marks the process as shutting down: from now on a run whose guard is

@@ -142,7 +142,12 @@ impl fmt::Display for Utc {
 }
 
 impl RunGuard {
-    pub(crate) fn start(sink: &Arc<Sink>, check: &Check, options: RunOptions) -> Self {
+    pub(crate) fn start(
+        sink: &Arc<Sink>,
+        check: &Check,
+        options: RunOptions,
+        upsert: bool,
+    ) -> Self {
         let run_id = options.run_id.map_or_else(Uuid::new_v4, |r| r.0);
         let attempt = options.attempt.unwrap_or(1);
         let span =
@@ -150,6 +155,7 @@ impl RunGuard {
         let mut event = Event::new(check.clone(), run_id, EventKind::Start, SystemTime::now());
         event.attempt = attempt;
         event.max_attempts = options.max_attempts;
+        event.upsert = upsert;
         let started_at = event.at;
         let info = RunInfo {
             check: check.clone(),

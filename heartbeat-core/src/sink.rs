@@ -126,18 +126,19 @@ impl Sink {
         self.shutting_down.load(Relaxed)
     }
 
-    /// What a check's first start in this monitor does: queue the upsert of
-    /// its monitor (scheduled checks, when a target upserts) and report ids
-    /// for targets this monitor does not have. One atomic load on later
-    /// starts.
-    pub(crate) fn first_start(&self, check: &Check) {
+    /// What a check's first start in this monitor does: report ids for
+    /// targets this monitor does not have, and say whether its monitor is
+    /// to be upserted (scheduled or prioritised checks, when a target
+    /// upserts), which the start event then carries. One atomic load on
+    /// later starts.
+    pub(crate) fn first_start(&self, check: &Check) -> bool {
         if check.first_seen_by().load(Relaxed) == self.id {
-            return;
+            return false;
         }
         let new = crate::sync::lock(&self.seen).insert(check.slug().to_owned());
         check.first_seen_by().store(self.id, Relaxed);
         if !new {
-            return;
+            return false;
         }
         for name in check.target_id_names() {
             if !self.targets.iter().any(|t| t == name) {
@@ -151,12 +152,7 @@ impl Sink {
                 );
             }
         }
-        if self.upserts
-            && check.schedule().is_some()
-            && let Some(shared) = &self.shared
-        {
-            shared.request_upsert(check.clone());
-        }
+        self.upserts && check.schedule().is_some()
     }
 }
 

@@ -259,3 +259,39 @@ fn cronitor_rejected_key_is_reported_clearly() {
     assert!(line.contains("sync_monitors(false)"), "{line}");
     assert_eq!(pings.requests().len(), 2);
 }
+
+#[test]
+fn a_checks_upsert_goes_before_its_first_ping() {
+    logs();
+    let (pings, api) = (Receiver::start().unwrap(), Receiver::start().unwrap());
+    let slow = Duration::from_millis(300);
+    api.set_fault(Fault::Slow(slow));
+    let monitor = hc(&pings, &api);
+    let check = scheduled("first-contact");
+    monitor.start(&check).success();
+    assert!(monitor.flush_blocking(PATIENCE).is_complete());
+    let upsert = &api.requests()[0];
+    let pings = pings.requests();
+    assert_eq!(pings.len(), 2);
+    // The first ping left only once the upsert was answered, `slow` after
+    // it arrived: the service never sees the two at once.
+    let answered = upsert.received_at + slow;
+    assert!(pings[0].received_at >= answered, "{pings:?} {upsert:?}");
+}
+
+#[test]
+fn a_failing_upsert_is_retried_without_holding_the_pings() {
+    logs();
+    let (pings, api) = (Receiver::start().unwrap(), Receiver::start().unwrap());
+    api.push_faults([Fault::Status(503)]);
+    api.set_reply(201, "{}");
+    let monitor = hc(&pings, &api);
+    monitor.start(&scheduled("flaky-api")).success();
+    let report = monitor.flush_blocking(PATIENCE);
+    assert!(report.is_complete(), "{report}");
+    assert_eq!(pings.requests().len(), 2);
+    let calls = api.requests();
+    assert_eq!(calls.len(), 2, "one 503, then the retry");
+    // The retry came after the pings: they did not wait for it.
+    assert!(calls[1].received_at >= pings.requests()[1].received_at);
+}

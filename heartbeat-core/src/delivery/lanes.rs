@@ -1,47 +1,97 @@
-//! Lanes: the events of one (target, check) pair, delivered in the order
-//! they were created, across runs, by one task at a time. A service's
-//! status for a check is its last ping, so a later run's ping must never
-//! overtake an earlier one's. The task carries on with the lane's next event
-//! itself, so a run's finish does not wait for the worker loop to notice
-//! that its start went out; different checks' lanes run concurrently.
+//! Lanes: the work of one (target, check) pair, done in the order it was
+//! created, across runs, by one task at a time. A service's status for a
+//! check is its last ping, so a later run's ping must never overtake an
+//! earlier one's; and a check's first contact is single-flight: its
+//! monitor's upsert goes before its first ping, and one ping at a time
+//! creates a missing check, because the services' create-if-missing is not
+//! atomic. The task carries on with the lane's next item itself, so a
+//! run's finish does not wait for the worker loop to notice that its start
+//! went out; different checks' lanes run concurrently.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
 use super::reporter::Reporter;
-use super::retry::{Delivery, RetryPolicy, Slot, deliver};
+use super::retry::{Delivery, RetryPolicy, Slot, attempt_once, deliver};
 use super::shared::Shared;
+use super::timers::after;
+use crate::check::Check;
 use crate::event::Event;
 use crate::sync::lock;
+use crate::target::Verdict;
+
+/// How long a check's pings wait for its upsert. Past it, the upsert is
+/// tried again later in the lane, after the pings waiting behind it.
+const UPSERT_HOLDS_PINGS: Duration = Duration::from_secs(2);
 
 /// A lane's key: the target's index and the check's slug.
 pub(crate) type LaneKey = (usize, String);
 
-/// The events waiting in one lane.
+/// Work waiting in a lane.
+#[derive(Debug)]
+pub(crate) enum LaneItem {
+    Event(Arc<Event>),
+    Upsert(Upsert),
+}
+
+impl LaneItem {
+    /// The queue sequence number it belongs to (an upsert: its start's).
+    pub(crate) fn seq(&self) -> u64 {
+        match self {
+            Self::Event(e) => e.seq,
+            Self::Upsert(u) => u.seq,
+        }
+    }
+}
+
+/// The upsert of a check's monitor, waiting in the check's lane.
+#[derive(Debug)]
+pub(crate) struct Upsert {
+    pub(crate) check: Check,
+    seq: u64,
+    first_try: Option<Instant>,
+    retries: u32,
+    not_before: Option<Instant>,
+}
+
+impl Upsert {
+    pub(crate) fn new(check: Check, seq: u64) -> Self {
+        Self {
+            check,
+            seq,
+            first_try: None,
+            retries: 0,
+            not_before: None,
+        }
+    }
+}
+
+/// The work waiting in one lane.
 #[derive(Debug, Default)]
 pub(crate) struct LaneState {
-    pub(crate) events: VecDeque<Arc<Event>>,
-    /// Whether a task is delivering this lane's events.
+    pub(crate) items: VecDeque<LaneItem>,
+    /// Whether a task is working through this lane.
     pub(crate) running: bool,
 }
 
 pub(crate) type Lane = Arc<Mutex<LaneState>>;
 
-/// Queues `event` on `lane`; true when no task is delivering the lane, so
-/// the caller must start one.
-pub(crate) fn enqueue(lane: &Lane, event: Arc<Event>) -> bool {
+/// Queues `item` on `lane`; true when no task is working the lane, so the
+/// caller must start one.
+pub(crate) fn enqueue(lane: &Lane, item: LaneItem) -> bool {
     let mut l = lock(lane);
-    l.events.push_back(event);
+    l.items.push_back(item);
     !std::mem::replace(&mut l.running, true)
 }
 
 /// Whether a lane has nothing left and no task: it can be forgotten.
 pub(crate) fn is_finished(lane: &Lane) -> bool {
     let l = lock(lane);
-    !l.running && l.events.is_empty()
+    !l.running && l.items.is_empty()
 }
 
 /// What a lane's task needs.
@@ -54,47 +104,144 @@ pub(crate) struct LaneTask {
     pub(crate) policy: RetryPolicy,
 }
 
+/// What to do with the item at the front once it is dealt with.
+enum Next {
+    Done,
+    /// Try it again later: behind the items now waiting, and not before
+    /// its time.
+    Later,
+}
+
 impl LaneTask {
-    /// Delivers the lane's events, in order, until the lane is empty.
+    /// Works through the lane, in order, until it is empty.
     pub(crate) async fn run(self) {
-        let Self {
-            lane,
-            slot,
-            semaphore,
-            shared,
-            reporter,
-            policy,
-        } = self;
         loop {
-            let Some(event) = lock(&lane).events.front().cloned() else {
-                break;
-            };
-            let delivery = deliver(&slot, &semaphore, Some(&shared.counters), policy, || {
-                slot.target.send(&event)
-            })
-            .await;
-            shared.counters.in_worker.fetch_sub(1, Relaxed);
-            if let Delivery::Failed { reason, permanent } = delivery {
-                let service = slot.name();
-                if permanent {
-                    reporter.report_once(service, event.check.slug(), "rejected", &reason);
-                } else {
-                    tracing::error!(
-                        target: "heartbeat",
-                        service,
-                        check = event.check.slug(),
-                        event = event.kind.name(),
-                        run_id = %event.run_id,
-                        "heartbeat ping lost: still failing after the retry budget ({reason})"
-                    );
+            let front = {
+                let l = lock(&self.lane);
+                match l.items.front() {
+                    None => break,
+                    Some(LaneItem::Event(e)) => Some(e.clone()),
+                    Some(LaneItem::Upsert(_)) => None,
                 }
+            };
+            let next = match front {
+                Some(event) => {
+                    self.send(&event).await;
+                    Next::Done
+                }
+                None => self.upsert().await,
+            };
+            let mut l = lock(&self.lane);
+            let item = l.items.pop_front();
+            if let (Next::Later, Some(item)) = (next, item) {
+                l.items.push_back(item);
             }
-            let mut l = lock(&lane);
-            l.events.pop_front();
-            if l.events.is_empty() {
+            if l.items.is_empty() {
                 l.running = false;
                 break;
             }
         }
+    }
+
+    async fn send(&self, event: &Event) {
+        let slot = &self.slot;
+        let delivery = deliver(
+            slot,
+            &self.semaphore,
+            &self.shared.counters,
+            self.policy,
+            || slot.target.send(event),
+        )
+        .await;
+        self.shared.counters.in_worker.fetch_sub(1, Relaxed);
+        if let Delivery::Failed { reason, permanent } = delivery {
+            let service = slot.name();
+            if permanent {
+                self.reporter
+                    .report_once(service, event.check.slug(), "rejected", &reason);
+            } else {
+                tracing::error!(
+                    target: "heartbeat",
+                    service,
+                    check = event.check.slug(),
+                    event = event.kind.name(),
+                    run_id = %event.run_id,
+                    "heartbeat ping lost: still failing after the retry budget ({reason})"
+                );
+            }
+        }
+    }
+
+    /// One attempt at the upsert at the front of the lane, holding the
+    /// pings behind it for at most [`UPSERT_HOLDS_PINGS`].
+    async fn upsert(&self) -> Next {
+        let (check, not_before, alone) = {
+            let l = lock(&self.lane);
+            let Some(LaneItem::Upsert(u)) = l.items.front() else {
+                return Next::Done;
+            };
+            (u.check.clone(), u.not_before, l.items.len() == 1)
+        };
+        if let Some(at) = not_before.filter(|at| *at > Instant::now()) {
+            if !alone {
+                // Not due: the pings behind it go first.
+                return Next::Later;
+            }
+            tokio::time::sleep_until(at.into()).await;
+        }
+        let slot = &self.slot;
+        let upsert = || slot.target.upsert(&check);
+        let attempt = attempt_once(&self.semaphore, &upsert);
+        let verdict = tokio::time::timeout(UPSERT_HOLDS_PINGS, attempt)
+            .await
+            .unwrap_or_else(|_| {
+                Some(Verdict::retry(format!(
+                    "no answer within {UPSERT_HOLDS_PINGS:?}"
+                )))
+            });
+        let service = slot.name();
+        let (reason, retry_after) = match verdict {
+            None | Some(Verdict::Delivered) => {
+                tracing::info!(
+                    target: "heartbeat",
+                    service,
+                    check = check.slug(),
+                    schedule = check.schedule().map(tracing::field::display),
+                    timezone = check.timezone(),
+                    "monitor created or updated"
+                );
+                return Next::Done;
+            }
+            Some(Verdict::Reject { reason }) => {
+                self.reporter
+                    .report_once(service, check.slug(), "monitor upsert failed", &reason);
+                return Next::Done;
+            }
+            Some(Verdict::Retry { reason, after }) => (reason, after),
+        };
+        let mut l = lock(&self.lane);
+        let Some(LaneItem::Upsert(u)) = l.items.front_mut() else {
+            return Next::Done;
+        };
+        let now = Instant::now();
+        let first_try = *u.first_try.get_or_insert(now);
+        u.retries += 1;
+        let wait = self
+            .policy
+            .backoff(u.retries)
+            .max(retry_after.unwrap_or_default());
+        if now.duration_since(first_try).saturating_add(wait) > self.policy.give_up_after {
+            drop(l);
+            self.reporter.report_once(
+                service,
+                check.slug(),
+                "monitor upsert failed",
+                &format!("still failing after the retry budget ({reason})"),
+            );
+            return Next::Done;
+        }
+        tracing::debug!(target: "heartbeat", service, check = check.slug(), ?wait, "upsert will be retried: {reason}");
+        u.not_before = Some(after(now, wait));
+        Next::Later
     }
 }

@@ -109,21 +109,39 @@ pub(crate) enum Delivery {
     },
 }
 
+/// One attempt, within the concurrency limit; `None` when shutting down.
+/// A target that panics, building its future or while it runs, is a
+/// rejection: a user's target must not take the delivery thread down.
+pub(crate) async fn attempt_once<'a>(
+    semaphore: &Semaphore,
+    attempt: &impl Fn() -> BoxFuture<'a, Verdict>,
+) -> Option<Verdict> {
+    let _permit = semaphore.acquire().await.ok()?;
+    let panicked = |payload: Box<dyn std::any::Any + Send>| {
+        Verdict::reject(format!(
+            "the target {}",
+            crate::outcome::panic_message(&*payload)
+        ))
+    };
+    Some(match std::panic::catch_unwind(AssertUnwindSafe(attempt)) {
+        Ok(future) => AssertUnwindSafe(future)
+            .catch_unwind()
+            .await
+            .unwrap_or_else(panicked),
+        Err(payload) => panicked(payload),
+    })
+}
+
 /// Runs `attempt` until it is delivered, rejected, or out of retry budget.
-/// Events count in `counters`; upserts (which are not events) pass `None`.
-/// A target that panics is a rejection: a user's target must not take the
-/// delivery thread down with it.
 pub(crate) async fn deliver<'a>(
     slot: &'a Slot,
     semaphore: &Semaphore,
-    counters: Option<&Counters>,
+    counters: &Counters,
     policy: RetryPolicy,
     attempt: impl Fn() -> BoxFuture<'a, Verdict>,
 ) -> Delivery {
     let count = |c: fn(&Counters) -> &AtomicU64| {
-        if let Some(counters) = counters {
-            c(counters).fetch_add(1, Relaxed);
-        }
+        c(counters).fetch_add(1, Relaxed);
     };
     let first = Instant::now();
     let service = slot.name();
@@ -133,27 +151,11 @@ pub(crate) async fn deliver<'a>(
         if let Some(until) = paused {
             tokio::time::sleep_until(until.into()).await;
         }
-        let verdict = {
-            let Ok(_permit) = semaphore.acquire().await else {
-                return Delivery::Failed {
-                    reason: "shutting down".into(),
-                    permanent: false,
-                };
+        let Some(verdict) = attempt_once(semaphore, &attempt).await else {
+            return Delivery::Failed {
+                reason: "shutting down".into(),
+                permanent: false,
             };
-            let panicked = |payload: Box<dyn std::any::Any + Send>| {
-                Verdict::reject(format!(
-                    "the target {}",
-                    crate::outcome::panic_message(&*payload)
-                ))
-            };
-            // A target may panic building its future or while it runs.
-            match std::panic::catch_unwind(AssertUnwindSafe(&attempt)) {
-                Ok(future) => AssertUnwindSafe(future)
-                    .catch_unwind()
-                    .await
-                    .unwrap_or_else(panicked),
-                Err(payload) => panicked(payload),
-            }
         };
         match verdict {
             Verdict::Delivered => {

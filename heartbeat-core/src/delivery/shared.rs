@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex};
 use super::flush::FlushRequest;
 use super::queue::{Pushed, Queue};
 use super::timers::KeepaliveState;
-use crate::check::Check;
 use crate::event::Event;
 use crate::stats::Counters;
 
@@ -17,9 +16,7 @@ pub(crate) struct Shared {
     pub(crate) flushes: Mutex<Vec<FlushRequest>>,
     /// Keepalives registered since the worker last looked.
     pub(crate) keepalives: Mutex<Vec<Arc<KeepaliveState>>>,
-    /// Checks whose monitors should be upserted, not yet picked up.
-    pub(crate) upserts: Mutex<Vec<Check>>,
-    /// Wakes the worker for flushes, keepalives, upserts and shutdown. Apart
+    /// Wakes the worker for flushes, keepalives and shutdown. Apart
     /// from the queue's own wake-up so that a full worker can stop listening
     /// to pushes (each would be a pointless wake) and still hear these.
     pub(crate) control: tokio::sync::Notify,
@@ -32,7 +29,6 @@ impl Shared {
             counters: Counters::default(),
             flushes: Mutex::new(Vec::new()),
             keepalives: Mutex::new(Vec::new()),
-            upserts: Mutex::new(Vec::new()),
             control: tokio::sync::Notify::new(),
         }
     }
@@ -74,10 +70,6 @@ impl Shared {
 
     pub(crate) fn add_keepalive(&self, state: Arc<KeepaliveState>) {
         self.hand_over(&self.keepalives, state);
-    }
-
-    pub(crate) fn request_upsert(&self, check: Check) {
-        self.hand_over(&self.upserts, check);
     }
 
     /// Closes the queue and tells the worker to finish up.

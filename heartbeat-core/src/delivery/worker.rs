@@ -11,23 +11,15 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::DeliveryConfig;
-use super::lanes::{self, Lane, LaneKey, LaneTask};
+use super::lanes::{self, Lane, LaneItem, LaneKey, LaneTask, Upsert};
 use super::reporter::Reporter;
-use super::retry::{Delivery, Slot, deliver};
+use super::retry::Slot;
 use super::shared::{Shared, take_all};
 use super::timers::{Keepalives, RuntimeWatch, after, sleep_until};
-use crate::check::Check;
 use crate::event::Event;
 use crate::stats::{FlushReport, Undelivered};
 use crate::sync::lock;
 use crate::target::{Plan, Target};
-
-/// What a finished task was.
-enum Done {
-    /// A lane's task ran out of events.
-    Lane(LaneKey),
-    Upsert(usize, Check, Delivery),
-}
 
 /// Starts the worker thread. Its runtime is built on that thread, so that a
 /// failure leaves nothing to drop on the caller's (dropping a runtime inside
@@ -64,7 +56,6 @@ pub(crate) fn spawn(
                 config,
                 lanes: HashMap::new(),
                 tasks: JoinSet::new(),
-                upserts_running: Vec::new(),
                 reporter: Arc::new(Reporter::default()),
                 keepalives: Keepalives::default(),
                 watch: RuntimeWatch::default(),
@@ -93,9 +84,8 @@ struct Worker {
     semaphore: Arc<Semaphore>,
     /// A lane exists while it has work or its task has not reported back.
     lanes: HashMap<LaneKey, Lane>,
-    tasks: JoinSet<Done>,
-    /// (target index, check) of each upsert in progress.
-    upserts_running: Vec<(usize, Check)>,
+    /// Lane tasks; each returns its lane's key when the lane is empty.
+    tasks: JoinSet<LaneKey>,
     reporter: Arc<Reporter>,
     keepalives: Keepalives,
     watch: RuntimeWatch,
@@ -114,9 +104,6 @@ impl Worker {
                 for event in batch.drain(..) {
                     self.dispatch(Arc::new(event));
                 }
-            }
-            for check in take_all(&self.shared.upserts) {
-                self.start_upserts(check);
             }
             let now = Instant::now();
             self.keepalives.tick(&self.shared, now);
@@ -166,7 +153,7 @@ impl Worker {
     }
 
     fn is_idle(&self) -> bool {
-        self.lanes.is_empty() && self.upserts_running.is_empty() && self.shared.queue.len() == 0
+        self.lanes.is_empty() && self.shared.queue.len() == 0
     }
 
     /// Fans an event out to the targets that take it, to the lane of its
@@ -185,75 +172,39 @@ impl Worker {
             self.shared.counters.in_worker.fetch_add(1, Relaxed);
             let key = (idx, event.check.slug().to_owned());
             let lane = self.lanes.entry(key.clone()).or_default().clone();
-            if lanes::enqueue(&lane, event.clone()) {
-                let task = LaneTask {
-                    lane,
-                    slot: self.slots[idx].clone(),
-                    semaphore: self.semaphore.clone(),
-                    shared: self.shared.clone(),
-                    reporter: self.reporter.clone(),
-                    policy: self.config.retry,
-                };
-                self.tasks.spawn(async move {
-                    task.run().await;
-                    Done::Lane(key)
-                });
+            // A check's first start: its monitor's upsert goes first.
+            if event.upsert && self.slots[idx].target.upserts() {
+                let upsert = Upsert::new(event.check.clone(), event.seq);
+                self.enqueue(&key, &lane, LaneItem::Upsert(upsert));
             }
+            self.enqueue(&key, &lane, LaneItem::Event(event.clone()));
         }
     }
 
-    fn start_upserts(&mut self, check: Check) {
-        for idx in 0..self.slots.len() {
-            if !self.slots[idx].target.upserts() {
-                continue;
-            }
-            let slot = self.slots[idx].clone();
-            let semaphore = self.semaphore.clone();
-            let policy = self.config.retry;
-            self.upserts_running.push((idx, check.clone()));
-            let check = check.clone();
+    /// Queues an item on a lane, starting the lane's task when it is idle.
+    fn enqueue(&mut self, key: &LaneKey, lane: &Lane, item: LaneItem) {
+        if lanes::enqueue(lane, item) {
+            let task = LaneTask {
+                lane: lane.clone(),
+                slot: self.slots[key.0].clone(),
+                semaphore: self.semaphore.clone(),
+                shared: self.shared.clone(),
+                reporter: self.reporter.clone(),
+                policy: self.config.retry,
+            };
+            let key = key.clone();
             self.tasks.spawn(async move {
-                let outcome = deliver(&slot, &semaphore, None, policy, || {
-                    slot.target.upsert(&check)
-                })
-                .await;
-                Done::Upsert(idx, check, outcome)
+                task.run().await;
+                key
             });
         }
     }
 
-    fn finish(&mut self, done: Done) {
-        match done {
-            Done::Lane(key) => {
-                // Drop the lane unless an event arrived after its task stopped
-                // (then a new task is already delivering it).
-                if self.lanes.get(&key).is_some_and(lanes::is_finished) {
-                    self.lanes.remove(&key);
-                }
-            }
-            Done::Upsert(idx, check, outcome) => {
-                if let Some(pos) = self
-                    .upserts_running
-                    .iter()
-                    .position(|(i, c)| *i == idx && c.slug() == check.slug())
-                {
-                    self.upserts_running.swap_remove(pos);
-                }
-                let service = self.slots[idx].name().to_owned();
-                match outcome {
-                    Delivery::Delivered => tracing::info!(
-                        target: "heartbeat",
-                        service,
-                        check = check.slug(),
-                        schedule = check.schedule().map(tracing::field::display),
-                        timezone = check.timezone(),
-                        "monitor created or updated"
-                    ),
-                    Delivery::Failed { reason, .. } => {
-                        self.report_once(idx, check.slug(), "monitor upsert failed", &reason);
-                    }
-                }
-            }
+    /// Drops a lane whose task finished, unless an item arrived after it
+    /// stopped (then a new task is already working it).
+    fn finish(&mut self, key: LaneKey) {
+        if self.lanes.get(&key).is_some_and(lanes::is_finished) {
+            self.lanes.remove(&key);
         }
     }
 
@@ -262,28 +213,22 @@ impl Worker {
             .report_once(self.slots[idx].name(), slug, what, reason);
     }
 
-    /// What is not delivered yet of the events numbered below `upto`, and
-    /// the upserts in progress.
+    /// What is not done yet of the work numbered below `upto`: events and
+    /// the upserts of their checks.
     fn undelivered(&self, upto: u64) -> Vec<Undelivered> {
         let mut out = Vec::new();
         for ((idx, _), lane) in &self.lanes {
             let name = self.slots[*idx].name();
-            out.extend(
-                lock(lane)
-                    .events
-                    .iter()
-                    .filter(|e| e.seq < upto)
-                    .map(|e| Undelivered::event(e, Some(name))),
-            );
+            for item in lock(lane).items.iter().filter(|i| i.seq() < upto) {
+                out.push(match item {
+                    LaneItem::Event(e) => Undelivered::event(e, Some(name)),
+                    LaneItem::Upsert(u) => Undelivered::Upsert {
+                        check: u.check.slug().to_owned(),
+                        target: name.to_owned(),
+                    },
+                });
+            }
         }
-        out.extend(
-            self.upserts_running
-                .iter()
-                .map(|(idx, check)| Undelivered::Upsert {
-                    check: check.slug().to_owned(),
-                    target: self.slots[*idx].name().to_owned(),
-                }),
-        );
         self.shared.queue.describe(upto, &mut out);
         out
     }
@@ -297,10 +242,11 @@ impl Worker {
 
     /// The sequence number of the oldest event not delivered yet.
     fn oldest_pending(&self) -> Option<u64> {
+        // Not only the front: a retried upsert waits at the back.
         let in_lanes = self
             .lanes
             .values()
-            .filter_map(|lane| lock(lane).events.front().map(|e| e.seq))
+            .filter_map(|lane| lock(lane).items.iter().map(LaneItem::seq).min())
             .min();
         in_lanes
             .into_iter()
@@ -308,8 +254,8 @@ impl Worker {
             .min()
     }
 
-    /// Answers the flushes that are done (every event queued before them
-    /// delivered or given up, no upsert in progress) or past their deadline
+    /// Answers the flushes that are done (every event queued before them,
+    /// and its check's upsert, delivered or given up) or past their deadline
     /// (all of them when `force`). A done one first asks the targets to
     /// flush what they buffer.
     fn answer_flushes(&mut self, force: bool) {
@@ -320,8 +266,7 @@ impl Worker {
         let now = Instant::now();
         let oldest = self.oldest_pending();
         for request in std::mem::take(&mut *flushes) {
-            let done =
-                self.upserts_running.is_empty() && oldest.is_none_or(|seq| seq >= request.upto);
+            let done = oldest.is_none_or(|seq| seq >= request.upto);
             if force || now >= request.deadline {
                 let report = self.report(request.upto);
                 request.answer(report);
