@@ -150,6 +150,9 @@ pub struct Event {
     /// On the first start of a check in a monitor: its monitor is to be
     /// created or updated before this event goes out.
     pub(crate) upsert: bool,
+    /// On a failure: how many failed runs of its check were folded into it
+    /// (coalesced) before it was sent.
+    pub(crate) folded_before: u32,
 }
 
 impl Event {
@@ -169,6 +172,7 @@ impl Event {
             log: None,
             seq: 0,
             upsert: false,
+            folded_before: 0,
         }
     }
 
@@ -209,6 +213,28 @@ impl Event {
     /// The failure or log message, if any.
     pub fn message(&self) -> Option<&str> {
         self.message.as_deref()
+    }
+
+    /// On a failure: how many earlier failed runs of the check were folded
+    /// into this one because the check's backlog grew (see
+    /// [`Stats::folded`](crate::Stats::folded)). Targets add it to the
+    /// message they send ([`Event::message_with_folds`]).
+    pub fn folded_before(&self) -> u32 {
+        self.folded_before
+    }
+
+    /// The message, with a note of the failed runs folded into this one.
+    pub fn message_with_folds(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match (self.message.as_deref(), self.folded_before) {
+            (m, 0) => m.map(std::borrow::Cow::Borrowed),
+            (m, n) => {
+                let note = format!("({n} earlier failed runs were folded into this one)");
+                Some(std::borrow::Cow::Owned(match m {
+                    Some(m) => format!("{m}\n{note}"),
+                    None => note,
+                }))
+            }
+        }
     }
 
     /// Which attempt of the run this is (1 for the first).

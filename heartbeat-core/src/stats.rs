@@ -28,6 +28,12 @@ pub struct Stats {
     /// Work not finished right now: events waiting in the queue, plus
     /// deliveries the worker holds (one per target per event).
     pub pending: u64,
+    /// Deliveries not made because newer runs of their check made them
+    /// moot: a check whose backlog grows sends only its newest successful
+    /// run, and the first and newest of consecutive failures (see
+    /// [`Event::folded_before`](crate::Event::folded_before)). Not a loss:
+    /// the service ends in the same state.
+    pub folded: u64,
 }
 
 #[derive(Debug, Default)]
@@ -37,6 +43,7 @@ pub(crate) struct Counters {
     pub(crate) retried: AtomicU64,
     pub(crate) dropped: AtomicU64,
     pub(crate) failed: AtomicU64,
+    pub(crate) folded: AtomicU64,
     /// Events inside the worker (taken from the queue, not yet finished).
     pub(crate) in_worker: AtomicU64,
 }
@@ -50,6 +57,7 @@ impl Counters {
             dropped: self.dropped.load(Relaxed),
             failed: self.failed.load(Relaxed),
             pending: queue_len as u64 + self.in_worker.load(Relaxed),
+            folded: self.folded.load(Relaxed),
         }
     }
 }
@@ -139,8 +147,9 @@ impl fmt::Display for FlushReport {
         let s = &self.stats;
         write!(
             f,
-            "{} delivered, {} failed, {} dropped, {} undelivered",
+            "{} delivered, {} folded, {} failed, {} dropped, {} undelivered",
             s.delivered,
+            s.folded,
             s.failed,
             s.dropped,
             self.undelivered.len()

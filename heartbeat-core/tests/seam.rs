@@ -616,3 +616,76 @@ fn dropping_the_last_handle_delivers_or_says_what_was_lost() {
         .collect();
     assert_eq!(warnings.len(), 1, "{text}");
 }
+
+/// Polls `done` until it holds, within [`PATIENCE`].
+fn eventually(done: impl Fn() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    false
+}
+
+#[test]
+fn a_backlogged_check_sends_its_newest_runs_and_keeps_its_final_state() {
+    let (monitor, recorder) = recorded();
+    // The service is down: the first run's start stays at the lane's front.
+    recorder.set_verdict(Verdict::retry("down"));
+    let check = Check::new("busy").unwrap();
+    let mut runs = Vec::new();
+    for n in 1..=15 {
+        let run = monitor.start(&check);
+        runs.push(run.run_id());
+        match n {
+            11..=14 => run.fail_message(format!("failure {n}")),
+            _ => run.success(),
+        }
+    }
+    // r2..r9 (two events each) fold into r10; r12 and r13 into r14.
+    assert!(
+        eventually(|| monitor.stats().folded == 20),
+        "{:?}",
+        monitor.stats()
+    );
+    recorder.set_verdict(Verdict::Delivered);
+    flushed(&monitor);
+    let delivered: Vec<(usize, EventKind, u32)> = {
+        let events = recorder.events();
+        let mut out: Vec<(usize, EventKind, u32)> = events
+            .iter()
+            .map(|e| {
+                let n = runs.iter().position(|r| *r == e.run_id()).unwrap() + 1;
+                (n, e.kind().clone(), e.folded_before())
+            })
+            .collect();
+        out.dedup(); // the retried attempts of the first start
+        out
+    };
+    let expected = [
+        (1, EventKind::Start, 0),
+        (1, EventKind::Success, 0),
+        (10, EventKind::Start, 0),
+        (10, EventKind::Success, 0),
+        (11, EventKind::Start, 0),
+        (11, EventKind::Fail, 0),
+        (14, EventKind::Start, 0),
+        (14, EventKind::Fail, 2),
+        (15, EventKind::Start, 0),
+        (15, EventKind::Success, 0),
+    ];
+    assert_eq!(delivered, expected);
+    let fail = recorder
+        .events()
+        .into_iter()
+        .find(|e| e.folded_before() == 2)
+        .unwrap();
+    assert_eq!(
+        fail.message_with_folds().as_deref(),
+        Some("failure 14\n(2 earlier failed runs were folded into this one)")
+    );
+    let stats = monitor.stats();
+    assert_eq!((stats.queued, stats.folded, stats.dropped), (30, 20, 0));
+}

@@ -20,7 +20,7 @@ use super::retry::{Delivery, RetryPolicy, Slot, attempt_once, deliver};
 use super::shared::Shared;
 use super::timers::after;
 use crate::check::Check;
-use crate::event::Event;
+use crate::event::{Event, EventKind};
 use crate::sync::lock;
 use crate::target::Verdict;
 
@@ -86,6 +86,102 @@ pub(crate) fn enqueue(lane: &Lane, item: LaneItem) -> bool {
     let mut l = lock(lane);
     l.items.push_back(item);
     !std::mem::replace(&mut l.running, true)
+}
+
+/// Coalesces a lane whose backlog holds more than two whole runs that
+/// nothing has been sent of, so that a busy check (thousands of runs a
+/// minute, or a slow or rate-limiting service) does not flood the service
+/// while the service still ends in the right state: of consecutive
+/// successful runs only the newest is sent; of three or more consecutive
+/// failed runs, the first and the newest, the newest's message saying how
+/// many were folded between them. Runs with a message (a max-runtime
+/// warning, a retried attempt) or not finished yet are kept, and keep the
+/// runs on either side apart. Returns how many events were folded.
+pub(crate) fn coalesce(lane: &Lane) -> usize {
+    let mut l = lock(lane);
+    // The front item may be in flight: its run is not touched.
+    let protected = if l.running {
+        match l.items.front() {
+            Some(LaneItem::Event(e)) => Some(e.run_id),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    // Runs in the order they appear, with their items' places.
+    let mut runs: Vec<(uuid::Uuid, Vec<usize>)> = Vec::new();
+    for (i, item) in l.items.iter().enumerate() {
+        if let LaneItem::Event(e) = item {
+            match runs.iter_mut().find(|(id, _)| *id == e.run_id) {
+                Some((_, places)) => places.push(i),
+                None => runs.push((e.run_id, vec![i])),
+            }
+        }
+    }
+    let event = |i: usize| match &l.items[i] {
+        LaneItem::Event(e) => e.clone(),
+        LaneItem::Upsert(_) => unreachable!("runs hold events only"),
+    };
+    // Each run: Some(failed) when it can be folded, None when it is kept.
+    let class = |(id, places): &(uuid::Uuid, Vec<usize>)| -> Option<bool> {
+        if Some(*id) == protected {
+            return None;
+        }
+        let events: Vec<Arc<Event>> = places.iter().map(|&i| event(i)).collect();
+        let last = events.last()?;
+        let plain = events.iter().all(|e| {
+            matches!(e.kind, EventKind::Start | EventKind::Heartbeat) || e.kind.is_final()
+        });
+        (plain && (last.kind.is_final() || last.kind == EventKind::Heartbeat))
+            .then(|| last.kind.is_failure())
+    };
+    let classes: Vec<Option<bool>> = runs.iter().map(class).collect();
+    if classes.iter().filter(|c| c.is_some()).count() <= 2 {
+        return 0;
+    }
+    let mut drop_places = Vec::new();
+    let mut replace: Vec<(usize, Arc<Event>)> = Vec::new();
+    let mut start = 0;
+    while start < runs.len() {
+        let Some(failed) = classes[start] else {
+            start += 1;
+            continue;
+        };
+        let mut end = start + 1;
+        while end < runs.len() && classes[end] == Some(failed) {
+            end += 1;
+        }
+        let segment = &runs[start..end];
+        let folded: &[(uuid::Uuid, Vec<usize>)] = match (failed, segment.len()) {
+            (false, n) if n > 1 => &segment[..n - 1],
+            (true, n) if n > 2 => &segment[1..n - 1],
+            _ => &[],
+        };
+        for (_, places) in folded {
+            drop_places.extend_from_slice(places);
+        }
+        if failed && !folded.is_empty() {
+            let (_, places) = &segment[segment.len() - 1];
+            let last = *places.last().expect("a run has events");
+            let mut newest = (*event(last)).clone();
+            // Runs folded earlier into the ones folded now count too.
+            let count: u32 = folded
+                .iter()
+                .map(|(_, places)| 1 + event(*places.last().expect("events")).folded_before)
+                .sum();
+            newest.folded_before += count;
+            replace.push((last, Arc::new(newest)));
+        }
+        start = end;
+    }
+    for (i, event) in replace {
+        l.items[i] = LaneItem::Event(event);
+    }
+    drop_places.sort_unstable();
+    for &i in drop_places.iter().rev() {
+        l.items.remove(i);
+    }
+    drop_places.len()
 }
 
 /// Whether a lane has nothing left and no task: it can be forgotten.

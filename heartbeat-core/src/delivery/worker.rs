@@ -16,7 +16,7 @@ use super::reporter::Reporter;
 use super::retry::Slot;
 use super::shared::{Shared, take_all};
 use super::timers::{Keepalives, RuntimeWatch, after, sleep_until};
-use crate::event::Event;
+use crate::event::{Event, EventKind};
 use crate::stats::{FlushReport, Undelivered};
 use crate::sync::lock;
 use crate::target::{Plan, Target};
@@ -178,6 +178,12 @@ impl Worker {
                 self.enqueue(&key, &lane, LaneItem::Upsert(upsert));
             }
             self.enqueue(&key, &lane, LaneItem::Event(event.clone()));
+            if event.kind.is_final() || event.kind == EventKind::Heartbeat {
+                let folded = lanes::coalesce(&lane) as u64;
+                let counters = &self.shared.counters;
+                counters.in_worker.fetch_sub(folded, Relaxed);
+                counters.folded.fetch_add(folded, Relaxed);
+            }
         }
     }
 

@@ -191,8 +191,8 @@ impl CronitorTarget {
             if let Some(env) = &self.env {
                 q.append_pair("env", env);
             }
-            if let Some(m) = event.message.as_deref().filter(|m| !m.is_empty()) {
-                q.append_pair("message", body::chars(m, MAX_MESSAGE_CHARS));
+            if let Some(m) = event.message_with_folds().filter(|m| !m.is_empty()) {
+                q.append_pair("message", body::chars(&m, MAX_MESSAGE_CHARS));
             }
             if let Some(d) = event.duration {
                 q.append_pair("metric", &format!("duration:{:.3}", d.as_secs_f64()));

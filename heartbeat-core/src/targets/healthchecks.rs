@@ -225,7 +225,7 @@ impl HealthchecksTarget {
         }
         let message = match &event.kind {
             EventKind::ExitCode(c) if !(0..=255).contains(c) => Some(format!("exit code {c}")),
-            _ => event.message.clone(),
+            _ => event.message_with_folds().map(Into::into),
         };
         let limit = self.body_limit.load(Relaxed);
         let body = body::compose(message.as_deref(), event.log.as_deref(), limit);

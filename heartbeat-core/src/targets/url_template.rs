@@ -361,8 +361,8 @@ impl UrlTemplateTarget {
     }
 
     fn message(&self, event: &Event) -> String {
-        match (&event.message, &event.kind) {
-            (Some(m), _) => body::chars(m, self.max_message_chars).to_owned(),
+        match (event.message_with_folds(), &event.kind) {
+            (Some(m), _) => body::chars(&m, self.max_message_chars).to_owned(),
             (None, EventKind::ExitCode(c)) if *c != 0 => format!("exit code {c}"),
             (None, EventKind::Fail) => "failed".to_owned(),
             _ => String::new(),
