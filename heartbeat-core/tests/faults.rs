@@ -360,7 +360,8 @@ fn overflow_keeps_final_events_and_counts_drops() {
     let finals = answered.len() - starts;
     assert!(finals > starts, "{finals} finals vs {starts} starts kept");
     let stats = monitor.stats();
-    assert_eq!(stats.queued, stats.delivered, "{stats:?}");
+    // Every queued event was delivered or folded into a newer run.
+    assert_eq!(stats.queued, stats.delivered + stats.folded, "{stats:?}");
     assert_eq!(stats.queued + stats.dropped, 1000, "{stats:?}");
 }
 
