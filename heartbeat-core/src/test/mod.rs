@@ -1,7 +1,9 @@
 //! Test utilities, so you can test your own job monitoring end to end (they
 //! are what this crate's own tests use): [`Receiver`], a real HTTP server on
-//! 127.0.0.1 that records every request and misbehaves on demand, and
-//! [`Recorder`], an in-memory target that keeps every event.
+//! 127.0.0.1 that records every request and misbehaves on demand;
+//! [`HealthchecksService`], a receiver that keeps state as Healthchecks
+//! does, non-atomic creates included; and [`Recorder`], an in-memory target
+//! that keeps every event.
 //!
 //! ```
 //! use std::time::Duration;
@@ -26,8 +28,12 @@
 //! receiver.set_fault(Fault::Status(500)); // now every request gets a 500
 //! ```
 
+mod healthchecks;
 mod receiver;
 mod recorder;
 
-pub use receiver::{Fault, Receiver, Request};
+pub use healthchecks::{
+    API_KEY, CheckStatus, HealthchecksService, PING_KEY, ServiceCheck, ServicePing,
+};
+pub use receiver::{Fault, Receiver, Reply, Request};
 pub use recorder::Recorder;

@@ -104,6 +104,44 @@ struct State {
     headers: Vec<(String, String)>,
     held: usize,
     shutdown: bool,
+    responder: Option<ResponderFn>,
+}
+
+/// A [`Responder`], with a `Debug` that says only that there is one.
+#[derive(Clone)]
+struct ResponderFn(Arc<Responder>);
+
+impl std::fmt::Debug for ResponderFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResponderFn")
+    }
+}
+
+/// Computes the normal reply from the request (status, headers, body), for
+/// a receiver that keeps state as a real service does.
+type Responder = dyn Fn(&Request) -> Reply + Send + Sync;
+
+/// A normal reply, from a [`Receiver::set_responder`] function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// Extra headers.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: String,
+}
+
+impl Reply {
+    /// A reply with this status and body, and no extra headers.
+    pub fn new(status: u16, body: impl Into<String>) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -160,6 +198,7 @@ impl Receiver {
                 headers: Vec::new(),
                 held: 0,
                 shutdown: false,
+                responder: None,
             }),
             changed: Condvar::new(),
             wake: Notify::new(),
@@ -206,6 +245,15 @@ impl Receiver {
             s.status = status;
             s.body = body;
         });
+    }
+
+    /// Computes every normal reply from its request, instead of the fixed
+    /// [`set_reply`](Self::set_reply). It runs on a thread of its own per
+    /// request, so concurrent requests reach it concurrently, as they reach
+    /// a real service. Faults still apply first.
+    pub fn set_responder(&self, responder: impl Fn(&Request) -> Reply + Send + Sync + 'static) {
+        let responder = ResponderFn(Arc::new(responder));
+        self.inner.update(|s| s.responder = Some(responder));
     }
 
     /// A header added to every normal reply (e.g. `Ping-Body-Limit`).
@@ -322,19 +370,31 @@ async fn connection(inner: Arc<Inner>, mut stream: TcpStream) {
         let Some(mut request) = read_request(&mut stream, &mut buf).await else {
             return;
         };
-        let (fault, status, body, headers) = {
+        let (fault, mut normal, responder) = {
             let mut s = inner.lock();
             let fault = s.script.pop_front().unwrap_or_else(|| s.fault.clone());
-            (fault, s.status, s.body.clone(), s.headers.clone())
+            let normal = Reply {
+                status: s.status,
+                headers: s.headers.clone(),
+                body: s.body.clone(),
+            };
+            (fault, normal, s.responder.clone())
         };
         request.fault = fault.clone();
         let head = request.method == "HEAD";
+        if let (Some(responder), Fault::None | Fault::Slow(_)) = (responder, &fault) {
+            let seen = request.clone();
+            match tokio::task::spawn_blocking(move || (responder.0)(&seen)).await {
+                Ok(reply) => normal = reply,
+                Err(_) => normal = Reply::new(500, "the responder panicked"),
+            }
+        }
         inner.update(|s| s.requests.push(request));
         let reply = match fault {
-            Fault::None => response(status, &headers, &body),
+            Fault::None => response(normal.status, &normal.headers, &normal.body),
             Fault::Slow(d) => {
                 tokio::time::sleep(d).await;
-                response(status, &headers, &body)
+                response(normal.status, &normal.headers, &normal.body)
             }
             Fault::Status(code) => response(code, &[], "error"),
             Fault::TooManyRequests { retry_after_secs } => response(
