@@ -133,6 +133,15 @@ pub trait Target: Send + Sync + fmt::Debug + 'static {
         Box::pin(async { Verdict::Delivered })
     }
 
+    /// The most pings one check may send to this service, as (pings, per
+    /// period): the engine paces each check to it, letting a burst of
+    /// `pings` through, and a check whose backlog grows meanwhile is
+    /// coalesced. `None` (the default) for no limit. Hosted Healthchecks,
+    /// for instance, drops more than about 5 pings a minute per check.
+    fn per_check_limit(&self) -> Option<(u32, Duration)> {
+        None
+    }
+
     /// Pushes out anything the target buffers itself (a file writer, a
     /// client with its own queue). Called by [`Monitor::flush`](crate::Monitor::flush)
     /// once the engine has nothing left to send; returns whether everything

@@ -626,3 +626,68 @@ fn a_backlogged_check_sends_its_newest_runs_and_keeps_its_final_state() {
     let stats = monitor.stats();
     assert_eq!((stats.queued, stats.folded, stats.dropped), (30, 20, 0));
 }
+
+/// A recorder whose service takes two pings per check per hour.
+#[derive(Debug)]
+struct Limited(Recorder);
+
+impl heartbeat_core::Target for Limited {
+    fn name(&self) -> &str {
+        "limited"
+    }
+
+    fn send<'a>(&'a self, event: &'a Event) -> heartbeat_core::BoxFuture<'a, Verdict> {
+        self.0.send(event)
+    }
+
+    fn per_check_limit(&self) -> Option<(u32, std::time::Duration)> {
+        Some((2, std::time::Duration::from_secs(3600)))
+    }
+}
+
+#[test]
+fn a_per_check_limit_paces_the_check_and_its_backlog_coalesces() {
+    let recorder = Recorder::new();
+    let monitor = fast()
+        .target(Limited(recorder.clone()))
+        .shutdown_timeout(std::time::Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let (paced, free) = (Check::new("paced").unwrap(), Check::new("free").unwrap());
+    for _ in 0..6 {
+        monitor.start(&paced).success();
+    }
+    monitor.start(&free).success();
+    // The burst of two goes at once (the first run); the third ping waits
+    // for its turn, and the runs behind it fold into the newest: runs 2-5
+    // (8 events), or 3-5 (6) when run 2's start was already taking its turn.
+    let paced_count = || {
+        recorder
+            .events()
+            .iter()
+            .filter(|e| e.check().slug() == "paced")
+            .count()
+    };
+    assert!(
+        eventually(|| monitor.stats().folded >= 6 && paced_count() == 2),
+        "{:?}",
+        monitor.stats()
+    );
+    assert!(
+        [6, 8].contains(&monitor.stats().folded),
+        "{:?}",
+        monitor.stats()
+    );
+    let report = monitor.flush_blocking(std::time::Duration::from_millis(300));
+    assert!(!report.is_complete());
+    let sent: Vec<(String, EventKind)> = recorder
+        .events()
+        .iter()
+        .map(|e| (e.check().slug().to_owned(), e.kind().clone()))
+        .collect();
+    let paced_sent = sent.iter().filter(|(slug, _)| slug == "paced").count();
+    assert_eq!(paced_sent, 2, "{sent:?}");
+    // Another check has its own pace.
+    let free_sent = sent.iter().filter(|(slug, _)| slug == "free").count();
+    assert_eq!(free_sent, 2, "{sent:?}");
+}

@@ -241,6 +241,11 @@ impl LaneTask {
 
     async fn send(&self, event: &Event) {
         let slot = &self.slot;
+        let wait = slot.turn(event.check.slug());
+        if !wait.is_zero() {
+            // Paced: the backlog behind this event is coalesced meanwhile.
+            tokio::time::sleep(wait).await;
+        }
         let delivery = deliver(
             slot,
             &self.semaphore,

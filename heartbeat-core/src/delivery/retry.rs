@@ -1,6 +1,7 @@
 //! [`RetryPolicy`] (exponential backoff with jitter, bounded in time) and
 //! the retry loop that every delivery and upsert goes through.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -73,10 +74,14 @@ impl RetryPolicy {
     }
 }
 
-/// One target as the retry loop sees it, with the service's health.
+/// One target as the retry loop sees it, with the service's health and
+/// each check's pace.
 #[derive(Debug)]
 pub(crate) struct Slot {
     pub(crate) target: std::sync::Arc<dyn Target>,
+    /// Per check (slug): the tokens left and when they were counted, for
+    /// the target's per-check limit.
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
     /// False while the service is failing, so that the log says "failing"
     /// once and "recovered" once instead of a line per attempt.
     healthy: AtomicBool,
@@ -88,6 +93,7 @@ impl Slot {
     pub(crate) fn new(target: std::sync::Arc<dyn Target>) -> Self {
         Self {
             target,
+            buckets: Mutex::default(),
             healthy: AtomicBool::new(true),
             paused_until: Mutex::new(None),
         }
@@ -95,6 +101,27 @@ impl Slot {
 
     pub(crate) fn name(&self) -> &str {
         self.target.name()
+    }
+
+    /// Takes a ping's turn for `slug` under the target's per-check limit (a
+    /// token bucket holding a burst of the limit's pings); returns how long
+    /// to wait before sending it.
+    pub(crate) fn turn(&self, slug: &str) -> Duration {
+        let Some((pings, period)) = self.target.per_check_limit() else {
+            return Duration::ZERO;
+        };
+        let (burst, now) = (f64::from(pings.max(1)), Instant::now());
+        let per_second = burst / period.as_secs_f64().max(f64::EPSILON);
+        let mut buckets = lock(&self.buckets);
+        let (tokens, counted) = buckets.entry(slug.to_owned()).or_insert((burst, now));
+        *tokens = (*tokens + now.duration_since(*counted).as_secs_f64() * per_second).min(burst);
+        *counted = now;
+        *tokens -= 1.0;
+        if *tokens >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-*tokens / per_second)
+        }
     }
 }
 

@@ -420,6 +420,13 @@ impl Target for HealthchecksTarget {
         self.api.is_some()
     }
 
+    /// The hosted service drops more than about 5 pings a minute per check
+    /// (its nginx, not the open-source server, which has no such limit).
+    fn per_check_limit(&self) -> Option<(u32, std::time::Duration)> {
+        (self.base.host_str() == Some("hc-ping.com"))
+            .then_some((5, std::time::Duration::from_secs(60)))
+    }
+
     fn upsert<'a>(&'a self, check: &'a Check) -> BoxFuture<'a, Verdict> {
         Box::pin(async move {
             let Some((api, key)) = &self.api else {
