@@ -74,6 +74,9 @@ struct CheckInner {
     max_runtime: Option<Duration>,
     runbook: Option<String>,
     priority: Priority,
+    /// Whether the priority was set, not defaulted: only then is it sent
+    /// to the services as a tag.
+    priority_set: bool,
 }
 
 impl Check {
@@ -98,7 +101,7 @@ impl Check {
             grace: None,
             max_runtime: None,
             runbook: None,
-            priority: Priority::default(),
+            priority: None,
         }
     }
 
@@ -135,6 +138,12 @@ impl Check {
     /// How urgent this check's alerts are.
     pub fn priority(&self) -> Priority {
         self.inner.priority
+    }
+
+    /// Whether the priority was set explicitly (then the services get it as
+    /// a tag, and the check's monitor is upserted even without a schedule).
+    pub(crate) fn has_priority(&self) -> bool {
+        self.inner.priority_set
     }
 
     pub(crate) fn healthchecks_uuid(&self) -> Option<&Secret> {
@@ -198,7 +207,7 @@ pub struct CheckBuilder {
     grace: Option<Duration>,
     max_runtime: Option<Duration>,
     runbook: Option<String>,
-    priority: Priority,
+    priority: Option<Priority>,
 }
 
 impl CheckBuilder {
@@ -255,7 +264,10 @@ impl CheckBuilder {
 
     /// How urgent this check's alerts are.
     pub fn priority(self, priority: Priority) -> Self {
-        Self { priority, ..self }
+        Self {
+            priority: Some(priority),
+            ..self
+        }
     }
 
     /// The check's UUID on Healthchecks (from its ping URL). With it, pings go
@@ -372,7 +384,8 @@ impl CheckBuilder {
                 grace: self.grace,
                 max_runtime: self.max_runtime,
                 runbook: self.runbook,
-                priority: self.priority,
+                priority: self.priority.unwrap_or_default(),
+                priority_set: self.priority.is_some(),
             }),
         })
     }

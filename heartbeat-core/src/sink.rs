@@ -152,7 +152,7 @@ impl Sink {
                 );
             }
         }
-        self.upserts && check.schedule().is_some()
+        self.upserts && (check.schedule().is_some() || check.has_priority())
     }
 }
 

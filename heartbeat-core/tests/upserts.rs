@@ -295,3 +295,96 @@ fn a_failing_upsert_is_retried_without_holding_the_pings() {
     // The retry came after the pings: they did not wait for it.
     assert!(calls[1].received_at >= pings.requests()[1].received_at);
 }
+
+#[test]
+fn priority_becomes_a_tag_beside_the_users_own() {
+    use heartbeat_core::Priority;
+    use heartbeat_core::test::{API_KEY, HealthchecksService, PING_KEY};
+    logs();
+    let service = HealthchecksService::start().unwrap();
+    // The user tagged the check on the service, and once set it to p3.
+    let setup = serde_json::json!({"slug": "paging", "unique": ["slug"], "tags": "team-a p3 db"});
+    let client = reqwest::Client::new();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let url = format!("{}/checks/", service.api_url());
+        let request = client
+            .post(url)
+            .header("X-Api-Key", API_KEY)
+            .body(setup.to_string());
+        assert_eq!(request.send().await.unwrap().status().as_u16(), 201);
+    });
+    let monitor = fast()
+        .target(
+            Healthchecks::new()
+                .ping_url(service.ping_url())
+                .ping_key(PING_KEY)
+                .api_key(API_KEY)
+                .api_url(service.api_url()),
+        )
+        .build()
+        .unwrap();
+    // No schedule: a priority alone is reason enough to upsert.
+    let check = Check::builder("paging")
+        .priority(Priority::P1)
+        .build()
+        .unwrap();
+    monitor.start(&check).success();
+    assert!(monitor.flush_blocking(PATIENCE).is_complete());
+    let checks = service.checks_with_slug("paging");
+    assert_eq!(checks.len(), 1);
+    assert_eq!(checks[0].tags.as_deref(), Some("team-a db p1"));
+
+    // A check whose priority was not set is not tagged (nor upserted).
+    let monitor_plain = fast()
+        .target(
+            Healthchecks::new()
+                .ping_url(service.ping_url())
+                .ping_key(PING_KEY)
+                .api_key(API_KEY)
+                .api_url(service.api_url()),
+        )
+        .build()
+        .unwrap();
+    monitor_plain.start(&Check::new("plain").unwrap()).success();
+    assert!(monitor_plain.flush_blocking(PATIENCE).is_complete());
+    assert_eq!(service.checks_with_slug("plain")[0].tags, None);
+}
+
+#[test]
+fn cronitor_priority_tag_keeps_the_monitors_tags() {
+    use heartbeat_core::Priority;
+    use heartbeat_core::test::Reply;
+    logs();
+    let (pings, api) = (Receiver::start().unwrap(), Receiver::start().unwrap());
+    api.set_responder(|request| match request.method.as_str() {
+        "GET" if request.path == "/api/monitors/tagged-job" => {
+            Reply::new(200, r#"{"key": "tagged-job", "tags": ["billing", "p2"]}"#)
+        }
+        "GET" => Reply::new(404, "not found"),
+        _ => Reply::new(200, "{}"),
+    });
+    let monitor = cronitor(&pings, &api);
+    for slug in ["tagged-job", "new-job"] {
+        let check = Check::builder(slug).priority(Priority::P1).build().unwrap();
+        monitor.start(&check).success();
+    }
+    assert!(monitor.flush_blocking(PATIENCE).is_complete());
+    let puts: Vec<Value> = api
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PUT")
+        .map(json_body)
+        .collect();
+    let tags_of = |key: &str| {
+        puts.iter()
+            .map(|b| &b["monitors"][0])
+            .find(|m| m["key"] == key)
+            .map(|m| m["tags"].clone())
+    };
+    assert_eq!(tags_of("tagged-job"), Some(json!(["billing", "p1"])));
+    assert_eq!(tags_of("new-job"), Some(json!(["p1"])));
+}

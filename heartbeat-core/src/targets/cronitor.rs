@@ -217,9 +217,12 @@ fn interval(d: std::time::Duration) -> String {
 
 impl CronitorTarget {
     /// `PUT <api>/monitors` with one monitor, Basic auth with the key.
-    fn upsert_request(&self, api: &Url, check: &Check) -> Ping {
+    fn upsert_request(&self, api: &Url, check: &Check, tags: Option<Vec<String>>) -> Ping {
         let mut monitor = serde_json::Map::new();
         monitor.insert("type".into(), "job".into());
+        if let Some(tags) = tags {
+            monitor.insert("tags".into(), tags.into());
+        }
         monitor.insert("key".into(), check.cronitor_key().into());
         match check.schedule() {
             Some(Schedule::Cron(expr)) => {
@@ -254,6 +257,41 @@ impl CronitorTarget {
         ping.basic_auth = Some(self.api_key.clone());
         ping
     }
+
+    /// The monitor's tags on Cronitor now (`None` when it has no such
+    /// monitor yet), so that the priority tag joins them instead of
+    /// replacing them.
+    async fn current_tags(&self, api: &Url, check: &Check) -> Result<Option<Vec<String>>, Verdict> {
+        let url = http::join(api, &["monitors", check.cronitor_key()]);
+        let mut ping = Ping::new(Method::GET, url, None);
+        ping.basic_auth = Some(self.api_key.clone());
+        let reply = self.http.send(ping).await?;
+        if reply.status.as_u16() == 404 {
+            return Ok(None);
+        }
+        match judge_upsert(&reply) {
+            Verdict::Delivered => {}
+            other => return Err(other),
+        }
+        let json: serde_json::Value = serde_json::from_str(&reply.body).unwrap_or_default();
+        Ok(json["tags"].as_array().map(|tags| {
+            tags.iter()
+                .filter_map(|t| t.as_str().map(str::to_owned))
+                .collect()
+        }))
+    }
+}
+
+/// `tags` with the priority's tag (`p1`, `p2`, `p3`) in place of any other
+/// priority tag, the user's own tags kept in order.
+fn with_priority(tags: Option<Vec<String>>, priority: crate::Priority) -> Vec<String> {
+    let mut out: Vec<String> = tags
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| !matches!(t.as_str(), "p1" | "p2" | "p3"))
+        .collect();
+    out.push(priority.as_str().to_ascii_lowercase());
+    out
 }
 
 fn judge_upsert(reply: &http::Reply) -> Verdict {
@@ -316,8 +354,16 @@ impl Target for CronitorTarget {
             let Some(api) = &self.api else {
                 return Verdict::Delivered;
             };
+            let tags = if check.has_priority() {
+                match self.current_tags(api, check).await {
+                    Ok(tags) => Some(with_priority(tags, check.priority())),
+                    Err(verdict) => return verdict,
+                }
+            } else {
+                None
+            };
             self.http
-                .exchange(self.upsert_request(api, check), judge_upsert)
+                .exchange(self.upsert_request(api, check, tags), judge_upsert)
                 .await
         })
     }

@@ -299,6 +299,19 @@ impl HealthchecksTarget {
     }
 }
 
+/// Space-separated `tags` with the priority's tag (`p1`, `p2`, `p3`) in
+/// place of any other priority tag, the user's own tags kept in order.
+fn with_priority(tags: Option<&str>, priority: crate::Priority) -> String {
+    let tag = priority.as_str().to_ascii_lowercase();
+    let mut out: Vec<&str> = tags
+        .unwrap_or("")
+        .split_whitespace()
+        .filter(|t| !matches!(*t, "p1" | "p2" | "p3"))
+        .collect();
+    out.push(&tag);
+    out.join(" ")
+}
+
 /// `base` with the present segments appended (one clone of the URL).
 fn join_some(base: &Url, segments: &[Option<&str>]) -> Url {
     let segments: Vec<&str> = segments.iter().flatten().copied().collect();
@@ -312,8 +325,11 @@ const API_MAX_SECS: u64 = 31_536_000;
 impl HealthchecksTarget {
     /// `POST <api>/checks/<uuid>` (update) or `POST <api>/checks/` with
     /// `unique: ["slug"]` (create, or update the check with this slug).
-    fn upsert_request(&self, api: &Url, key: &Secret, check: &Check) -> Ping {
+    fn upsert_request(&self, api: &Url, key: &Secret, check: &Check, tags: Option<String>) -> Ping {
         let mut body = serde_json::Map::new();
+        if let Some(tags) = tags {
+            body.insert("tags".into(), tags.into());
+        }
         match check.schedule() {
             Some(Schedule::Cron(expr)) => {
                 body.insert("schedule".into(), expr.clone().into());
@@ -349,6 +365,41 @@ impl HealthchecksTarget {
         let mut ping = Ping::json(Method::POST, url, &serde_json::Value::Object(body));
         ping.headers.push(("X-Api-Key", key.expose().to_owned()));
         ping
+    }
+
+    /// The check's tags on the service now (`None` when it has no such
+    /// check yet), so that the priority tag joins them instead of replacing
+    /// them: the API's update replaces the whole tag string.
+    async fn current_tags(
+        &self,
+        api: &Url,
+        key: &Secret,
+        check: &Check,
+    ) -> Result<Option<String>, Verdict> {
+        let url = match check.healthchecks_uuid() {
+            Some(uuid) => http::join(api, &["checks", uuid.expose()]),
+            None => {
+                let mut url = http::join(api, &["checks", ""]);
+                url.query_pairs_mut().append_pair("slug", check.slug());
+                url
+            }
+        };
+        let mut ping = Ping::new(Method::GET, url, None);
+        ping.headers.push(("X-Api-Key", key.expose().to_owned()));
+        let reply = self.http.send(ping).await?;
+        if reply.status == StatusCode::NOT_FOUND && check.healthchecks_uuid().is_some() {
+            return Ok(None);
+        }
+        match Self::judge_upsert(&reply) {
+            Verdict::Delivered => {}
+            other => return Err(other),
+        }
+        let json: serde_json::Value = serde_json::from_str(&reply.body).unwrap_or_default();
+        let found = match check.healthchecks_uuid() {
+            Some(_) => &json,
+            None => &json["checks"][0],
+        };
+        Ok(found["tags"].as_str().map(str::to_owned))
     }
 
     fn judge_upsert(reply: &Reply) -> Verdict {
@@ -432,8 +483,19 @@ impl Target for HealthchecksTarget {
             let Some((api, key)) = &self.api else {
                 return Verdict::Delivered;
             };
+            let tags = if check.has_priority() {
+                match self.current_tags(api, key, check).await {
+                    Ok(tags) => Some(with_priority(tags.as_deref(), check.priority())),
+                    Err(verdict) => return verdict,
+                }
+            } else {
+                None
+            };
             self.http
-                .exchange(self.upsert_request(api, key, check), Self::judge_upsert)
+                .exchange(
+                    self.upsert_request(api, key, check, tags),
+                    Self::judge_upsert,
+                )
                 .await
         })
     }

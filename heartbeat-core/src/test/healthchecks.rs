@@ -237,6 +237,23 @@ fn api(
     if request.header("x-api-key") != Some(API_KEY) {
         return Reply::new(401, r#"{"error": "wrong api key"}"#);
     }
+    if request.method == "GET" {
+        let all = lock(checks);
+        let json = |c: &ServiceCheck| serde_json::json!({ "name": c.slug, "slug": c.slug, "uuid": c.uuid, "tags": c.tags.clone().unwrap_or_default() });
+        if rest.is_empty() {
+            let slug = request.query("slug");
+            let list: Vec<_> = all
+                .iter()
+                .filter(|c| slug.is_none_or(|s| s == c.slug))
+                .map(json)
+                .collect();
+            return Reply::new(200, serde_json::json!({ "checks": list }).to_string());
+        }
+        return match all.iter().find(|c| c.uuid == rest) {
+            Some(c) => Reply::new(200, json(c).to_string()),
+            None => Reply::new(404, r#"{"error": "check not found"}"#),
+        };
+    }
     if request.method != "POST" {
         return Reply::new(405, r#"{"error": "method not allowed"}"#);
     }
