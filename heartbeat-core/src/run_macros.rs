@@ -31,16 +31,7 @@
 #[macro_export]
 macro_rules! run {
     ($monitor:expr, $check:expr, $options:expr, $job:expr $(,)?) => {
-        $crate::__private::run_future(&$monitor, $check, $options, $job, |__heartbeat_output| {
-            #[allow(unused_imports)]
-            use $crate::__private::{
-                ViaDisplay as _, ViaDynError as _, ViaLocalDynError as _, ViaRunOutcome as _,
-                ViaUnsupported as _,
-            };
-            $crate::__private::report(
-                (&&&$crate::__private::Output(__heartbeat_output)).heartbeat_report(),
-            )
-        })
+        $crate::__private::run_future(&$monitor, $check, $options, $job, $crate::__report!())
     };
     ($monitor:expr, $check:expr, $job:expr $(,)?) => {
         $crate::run!($monitor, $check, $crate::RunOptions::new(), $job)
@@ -62,7 +53,20 @@ macro_rules! run {
 #[macro_export]
 macro_rules! run_blocking {
     ($monitor:expr, $check:expr, $options:expr, $job:expr $(,)?) => {
-        $crate::__private::run_closure(&$monitor, $check, $options, $job, |__heartbeat_output| {
+        $crate::__private::run_closure(&$monitor, $check, $options, $job, $crate::__report!())
+    };
+    ($monitor:expr, $check:expr, $job:expr $(,)?) => {
+        $crate::run_blocking!($monitor, $check, $crate::RunOptions::new(), $job)
+    };
+}
+
+/// The closure `run!` and `run_blocking!` read a job's output with: autoref
+/// dispatch over the tiers in `__private` (not public API).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __report {
+    () => {
+        |__heartbeat_output| {
             #[allow(unused_imports)]
             use $crate::__private::{
                 ViaDisplay as _, ViaDynError as _, ViaLocalDynError as _, ViaRunOutcome as _,
@@ -71,9 +75,6 @@ macro_rules! run_blocking {
             $crate::__private::report(
                 (&&&$crate::__private::Output(__heartbeat_output)).heartbeat_report(),
             )
-        })
-    };
-    ($monitor:expr, $check:expr, $job:expr $(,)?) => {
-        $crate::run_blocking!($monitor, $check, $crate::RunOptions::new(), $job)
+        }
     };
 }

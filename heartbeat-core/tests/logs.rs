@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use heartbeat_core::test::{Fault, Receiver, Recorder};
@@ -13,12 +12,7 @@ use heartbeat_core::{Check, Healthchecks};
 use support::{LogCapture, fast};
 
 fn logs() -> &'static LogCapture {
-    static LOGS: OnceLock<LogCapture> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = LogCapture::default();
-        logs.install_global();
-        logs
-    })
+    support::global_logs()
 }
 
 /// The captured lines at `level` that carry every one of `fields`.

@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use heartbeat_core::test::{Fault, Receiver, Request};
@@ -13,12 +12,7 @@ use serde_json::{Value, json};
 use support::{LogCapture, PATIENCE, fast};
 
 fn logs() -> &'static LogCapture {
-    static LOGS: OnceLock<LogCapture> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = LogCapture::default();
-        logs.install_global();
-        logs
-    })
+    support::global_logs()
 }
 
 fn hc(pings: &Receiver, api: &Receiver) -> Monitor {
@@ -317,16 +311,19 @@ fn priority_becomes_a_tag_beside_the_users_own() {
             .body(setup.to_string());
         assert_eq!(request.send().await.unwrap().status().as_u16(), 201);
     });
-    let monitor = fast()
-        .target(
-            Healthchecks::new()
-                .ping_url(service.ping_url())
-                .ping_key(PING_KEY)
-                .api_key(API_KEY)
-                .api_url(service.api_url()),
-        )
-        .build()
-        .unwrap();
+    let with_api = || {
+        fast()
+            .target(
+                Healthchecks::new()
+                    .ping_url(service.ping_url())
+                    .ping_key(PING_KEY)
+                    .api_key(API_KEY)
+                    .api_url(service.api_url()),
+            )
+            .build()
+            .unwrap()
+    };
+    let monitor = with_api();
     // No schedule: a priority alone is reason enough to upsert.
     let check = Check::builder("paging")
         .priority(Priority::P1)
@@ -339,16 +336,7 @@ fn priority_becomes_a_tag_beside_the_users_own() {
     assert_eq!(checks[0].tags.as_deref(), Some("team-a db p1"));
 
     // A check whose priority was not set is not tagged (nor upserted).
-    let monitor_plain = fast()
-        .target(
-            Healthchecks::new()
-                .ping_url(service.ping_url())
-                .ping_key(PING_KEY)
-                .api_key(API_KEY)
-                .api_url(service.api_url()),
-        )
-        .build()
-        .unwrap();
+    let monitor_plain = with_api();
     monitor_plain.start(&Check::new("plain").unwrap()).success();
     assert!(monitor_plain.flush_blocking(PATIENCE).is_complete());
     assert_eq!(service.checks_with_slug("plain")[0].tags, None);

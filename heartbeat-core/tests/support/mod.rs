@@ -23,6 +23,16 @@ pub fn fast() -> MonitorBuilder {
         .request_timeout(Duration::from_millis(500))
 }
 
+/// The capture installed for the whole test binary, on first use.
+pub fn global_logs() -> &'static LogCapture {
+    static LOGS: std::sync::OnceLock<LogCapture> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = LogCapture::default();
+        logs.install_global();
+        logs
+    })
+}
+
 /// Captures everything `tracing` emits (all levels) as text.
 #[derive(Clone, Default)]
 pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
