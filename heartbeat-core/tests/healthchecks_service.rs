@@ -26,28 +26,43 @@ fn flushed(monitor: &Monitor) {
     assert!(report.is_complete(), "{report}");
 }
 
-/// Raw concurrent requests, as a client without per-check ordering sends.
-fn concurrently(urls: &[(&str, String, Option<String>)]) -> Vec<u16> {
+/// One raw request, as a client without per-check ordering sends.
+fn send(method: &str, url: &str, body: Option<String>) -> u16 {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let client = reqwest::Client::new();
     rt.block_on(async {
-        let sends = urls.iter().map(|(method, url, body)| {
-            let mut request = client.request(method.parse().unwrap(), url);
-            if let Some(body) = body {
-                request = request.header("X-Api-Key", API_KEY).body(body.clone());
-            }
-            async move { request.send().await.unwrap().status().as_u16() }
-        });
-        futures::future::join_all(sends).await
+        let mut request = reqwest::Client::new().request(method.parse().unwrap(), url);
+        if let Some(body) = body {
+            request = request.header("X-Api-Key", API_KEY).body(body);
+        }
+        request.send().await.unwrap().status().as_u16()
+    })
+}
+
+/// Sends `first`, waits until the service is inside its race window for
+/// it, then sends `second`: the second request races the first for sure
+/// (the window, 1 s, is far longer than a loopback request).
+fn racing(
+    service: &HealthchecksService,
+    first: (&str, String, Option<String>),
+    second: (&str, String, Option<String>),
+) -> (u16, u16) {
+    std::thread::scope(|s| {
+        let first = s.spawn(move || send(first.0, &first.1, first.2));
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while service.writes_in_window() == 0 && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        let second = send(second.0, &second.1, second.2);
+        (first.join().unwrap(), second)
     })
 }
 
 #[test]
 fn the_model_reproduces_the_races_of_a_real_server() {
-    let service = HealthchecksService::start().unwrap();
+    let service = HealthchecksService::with_race_window(Duration::from_secs(1)).unwrap();
     let base = service.ping_url();
     let create = |suffix: &str| {
         (
@@ -57,26 +72,27 @@ fn the_model_reproduces_the_races_of_a_real_server() {
         )
     };
     // Two creating pings at once: two checks, and then every ping is 409.
-    assert_eq!(concurrently(&[create("/start"), create("")]), [201, 201]);
+    assert_eq!(racing(&service, create("/start"), create("")), (201, 201));
     assert_eq!(service.checks_with_slug("racy").len(), 2);
-    assert_eq!(concurrently(&[create("/fail")]), [409]);
+    assert_eq!(send("POST", &create("/fail").1, None), 409);
 
     // An API update at the same time as a failure ping: the update writes
     // the check back as it read it, and the failure is lost.
     assert_eq!(
-        concurrently(&[("POST", format!("{base}/{PING_KEY}/lost?create=1"), None)]),
-        [201]
+        send("POST", &format!("{base}/{PING_KEY}/lost?create=1"), None),
+        201
     );
     let upsert = serde_json::json!({"slug": "lost", "unique": ["slug"], "grace": 60}).to_string();
-    let statuses = concurrently(&[
+    let statuses = racing(
+        &service,
         (
             "POST",
             format!("{}/checks/", service.api_url()),
             Some(upsert),
         ),
         ("POST", format!("{base}/{PING_KEY}/lost/fail"), None),
-    ]);
-    assert_eq!(statuses, [200, 200]);
+    );
+    assert_eq!(statuses, (200, 200));
     assert_eq!(service.checks_with_slug("lost")[0].status, CheckStatus::Up);
 }
 

@@ -1,6 +1,7 @@
 //! [`HealthchecksService`]: a loopback server that keeps state as a real
 //! Healthchecks does, races included.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -81,6 +82,7 @@ pub struct ServiceCheck {
 pub struct HealthchecksService {
     receiver: Receiver,
     checks: Arc<Mutex<Vec<ServiceCheck>>>,
+    in_window: Arc<AtomicUsize>,
 }
 
 impl HealthchecksService {
@@ -100,9 +102,18 @@ impl HealthchecksService {
     pub fn with_race_window(window: Duration) -> std::io::Result<Self> {
         let receiver = Receiver::start()?;
         let checks: Arc<Mutex<Vec<ServiceCheck>>> = Arc::default();
-        let state = checks.clone();
-        receiver.set_responder(move |request| respond(&state, window, request));
-        Ok(Self { receiver, checks })
+        let in_window: Arc<AtomicUsize> = Arc::default();
+        let model = Model {
+            checks: checks.clone(),
+            window,
+            in_window: in_window.clone(),
+        };
+        receiver.set_responder(move |request| model.respond(request));
+        Ok(Self {
+            receiver,
+            checks,
+            in_window,
+        })
     }
 
     /// The ping base URL.
@@ -128,16 +139,43 @@ impl HealthchecksService {
             .collect()
     }
 
+    /// How many creates and API writes are inside their race window now
+    /// (read, not yet written back): a test can wait for one to be there
+    /// before sending the request that races it.
+    pub fn writes_in_window(&self) -> usize {
+        self.in_window.load(Ordering::SeqCst)
+    }
+
     /// The underlying receiver: its requests, and faults to inject.
     pub fn receiver(&self) -> &Receiver {
         &self.receiver
     }
 }
 
-fn respond(checks: &Mutex<Vec<ServiceCheck>>, window: Duration, request: &Request) -> Reply {
+/// What the responder holds.
+struct Model {
+    checks: Arc<Mutex<Vec<ServiceCheck>>>,
+    window: Duration,
+    in_window: Arc<AtomicUsize>,
+}
+
+impl Model {
+    fn respond(&self, request: &Request) -> Reply {
+        respond(&self.checks, &|| self.pause(), request)
+    }
+
+    /// The pause between reading and writing, counted while it lasts.
+    fn pause(&self) {
+        self.in_window.fetch_add(1, Ordering::SeqCst);
+        std::thread::sleep(self.window);
+        self.in_window.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn respond(checks: &Mutex<Vec<ServiceCheck>>, pause: &dyn Fn(), request: &Request) -> Reply {
     let path = request.path.trim_start_matches('/');
     if let Some(rest) = path.strip_prefix("api/v3/checks/") {
-        return api(checks, window, request, rest);
+        return api(checks, pause, request, rest);
     }
     let parts: Vec<&str> = path.split('/').collect();
     let rid = request.query("rid").map(str::to_owned);
@@ -177,7 +215,7 @@ fn respond(checks: &Mutex<Vec<ServiceCheck>>, window: Duration, request: &Reques
     match found {
         0 if request.query("create") == Some("1") => {
             // Not atomic, as the real server's get-or-create is not.
-            std::thread::sleep(window);
+            pause();
             let mut check = new_check(slug);
             record(&mut check, ping);
             lock(checks).push(check);
@@ -230,7 +268,7 @@ fn record(check: &mut ServiceCheck, ping: ServicePing) {
 /// `POST checks/` (create, or update with `unique`) and `POST checks/<uuid>`.
 fn api(
     checks: &Mutex<Vec<ServiceCheck>>,
-    window: Duration,
+    pause: &dyn Fn(),
     request: &Request,
     rest: &str,
 ) -> Reply {
@@ -291,7 +329,7 @@ fn api(
     };
     // …then, after a pause, write it back whole: pings recorded meanwhile
     // are undone, as the real server's model save does.
-    std::thread::sleep(window);
+    pause();
     let created = snapshot.is_none();
     let mut check = snapshot.unwrap_or_else(|| new_check(slug.as_deref().unwrap_or("")));
     if let Some(s) = body["schedule"].as_str() {
