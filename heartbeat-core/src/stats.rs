@@ -34,6 +34,11 @@ pub struct Stats {
     /// [`Event::folded_before`](crate::Event::folded_before)). Not a loss:
     /// the service ends in the same state.
     pub folded: u64,
+    /// Monitors created or updated (upserts the service accepted).
+    pub upserted: u64,
+    /// Upserts given up: rejected (a bad key, a bad definition) or still
+    /// failing when the retry budget ran out. Logged once per check.
+    pub upserts_failed: u64,
 }
 
 #[derive(Debug, Default)]
@@ -44,6 +49,8 @@ pub(crate) struct Counters {
     pub(crate) dropped: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) folded: AtomicU64,
+    pub(crate) upserted: AtomicU64,
+    pub(crate) upserts_failed: AtomicU64,
     /// Events inside the worker (taken from the queue, not yet finished).
     pub(crate) in_worker: AtomicU64,
 }
@@ -58,6 +65,8 @@ impl Counters {
             failed: self.failed.load(Relaxed),
             pending: queue_len as u64 + self.in_worker.load(Relaxed),
             folded: self.folded.load(Relaxed),
+            upserted: self.upserted.load(Relaxed),
+            upserts_failed: self.upserts_failed.load(Relaxed),
         }
     }
 }

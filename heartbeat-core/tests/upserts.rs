@@ -123,6 +123,8 @@ fn healthchecks_errors_are_reported_clearly_and_runs_go_on() {
     monitor.start(&scheduled("bad-key-job")).fail_message("x");
     assert!(monitor.flush_blocking(PATIENCE).is_complete());
     assert_eq!(api.requests().len(), 1, "a 401 is not retried");
+    let stats = monitor.stats();
+    assert_eq!((stats.upserted, stats.upserts_failed), (0, 1), "{stats:?}");
     assert_eq!(pings.requests().len(), 2);
     let text = logs.text();
     let line = text
@@ -286,6 +288,7 @@ fn a_failing_upsert_is_retried_without_holding_the_pings() {
     assert_eq!(pings.requests().len(), 2);
     let calls = api.requests();
     assert_eq!(calls.len(), 2, "one 503, then the retry");
+    assert_eq!(report.stats.upserted, 1, "{:?}", report.stats);
     // The retry came after the pings: they did not wait for it.
     assert!(calls[1].received_at >= pings.requests()[1].received_at);
 }

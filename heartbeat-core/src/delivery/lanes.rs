@@ -311,7 +311,10 @@ impl LaneTask {
             });
         let service = slot.name();
         let (reason, retry_after) = match verdict {
-            None | Some(Verdict::Delivered) => {
+            // Shutting down: nothing more to do.
+            None => return Next::Done,
+            Some(Verdict::Delivered) => {
+                self.shared.counters.upserted.fetch_add(1, Relaxed);
                 tracing::info!(
                     target: "heartbeat",
                     service,
@@ -323,6 +326,7 @@ impl LaneTask {
                 return Next::Done;
             }
             Some(Verdict::Reject { reason }) => {
+                self.shared.counters.upserts_failed.fetch_add(1, Relaxed);
                 self.reporter
                     .report_once(service, check.slug(), "monitor upsert failed", &reason);
                 return Next::Done;
@@ -342,6 +346,7 @@ impl LaneTask {
             .max(retry_after.unwrap_or_default());
         if now.duration_since(first_try).saturating_add(wait) > self.policy.give_up_after {
             drop(l);
+            self.shared.counters.upserts_failed.fetch_add(1, Relaxed);
             self.reporter.report_once(
                 service,
                 check.slug(),

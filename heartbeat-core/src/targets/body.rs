@@ -39,9 +39,10 @@ pub(crate) fn chars(s: &str, max: usize) -> &str {
 
 /// The body for a ping: the message first (it says what went wrong), then as
 /// much of the log's *end* as fits (the last lines are the useful ones), in
-/// at most `limit` bytes.
+/// at most `limit` bytes. A message that fits is never cut; one that does
+/// not keeps its head and its last line (the runbook link).
 pub(crate) fn compose(message: Option<&str>, log: Option<&[u8]>, limit: usize) -> Vec<u8> {
-    let message = message.unwrap_or("").as_bytes();
+    let message = message.unwrap_or("");
     let log = log.unwrap_or(&[]);
     let sep: &[u8] = if !message.is_empty() && !log.is_empty() {
         b"\n\n"
@@ -49,21 +50,39 @@ pub(crate) fn compose(message: Option<&str>, log: Option<&[u8]>, limit: usize) -
         b""
     };
     if message.len() + sep.len() + log.len() <= limit {
-        return [message, sep, log].concat();
+        return [message.as_bytes(), sep, log].concat();
     }
-    let cut = CUT.as_bytes();
-    if message.len() + cut.len() >= limit {
-        let text = std::str::from_utf8(message).unwrap_or_default();
-        let mut out = head(text, limit.saturating_sub(cut.len()))
-            .as_bytes()
-            .to_vec();
-        if limit > cut.len() {
-            out.extend_from_slice(CUT.trim_end().as_bytes());
-        }
-        return out;
+    if message.len() > limit {
+        return cut_message(message, limit).into_bytes();
     }
-    let room = limit - message.len() - sep.len() - cut.len();
-    [message, sep, cut, tail(log, room)].concat()
+    // The message fits: the log's end fills what is left, after a marker.
+    let room = limit.saturating_sub(message.len() + sep.len() + CUT.len());
+    let tail = tail(log, room);
+    if tail.is_empty() {
+        return message.as_bytes().to_vec();
+    }
+    [message.as_bytes(), sep, CUT.as_bytes(), tail].concat()
+}
+
+/// A message longer than `limit`, cut in the middle: its head, a marker,
+/// and its last line (the runbook link), when that line fits in half.
+fn cut_message(message: &str, limit: usize) -> String {
+    let marker = CUT.trim_end();
+    let (body, last) = match message.rsplit_once('\n') {
+        Some((body, last)) if last.len() + 1 <= limit / 2 => (body, Some(last)),
+        _ => (message, None),
+    };
+    let kept_last = last.map_or(0, |l| l.len() + 2);
+    let room = limit.saturating_sub(marker.len() + kept_last);
+    let mut out = head(body, room).to_owned();
+    if limit > marker.len() + kept_last {
+        out.push_str(marker);
+    }
+    if let Some(last) = last {
+        out.push('\n');
+        out.push_str(last);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -88,6 +107,28 @@ mod tests {
         assert!(out.len() <= 120, "{}", out.len());
         assert!(out.starts_with("failed: disk full\n\n[…truncated…]\n"));
         assert!(out.ends_with("line 99\n"));
+    }
+
+    #[test]
+    fn a_message_that_fits_is_never_cut() {
+        let msg = "x".repeat(95);
+        let out = String::from_utf8(compose(Some(&msg), Some(b"a long log"), 100)).unwrap();
+        assert_eq!(out, msg, "no room for the log: the message alone, whole");
+    }
+
+    #[test]
+    fn a_long_message_keeps_its_runbook_line() {
+        let msg = format!(
+            "{}\nrunbook: https://wiki.example.com/rb",
+            "boom ".repeat(100)
+        );
+        let out = String::from_utf8(compose(Some(&msg), Some(b"log"), 120)).unwrap();
+        assert!(out.len() <= 120, "{}", out.len());
+        assert!(out.starts_with("boom boom"), "{out}");
+        assert!(
+            out.ends_with("[…truncated…]\nrunbook: https://wiki.example.com/rb"),
+            "{out}"
+        );
     }
 
     #[test]
