@@ -69,7 +69,7 @@ pub(crate) fn compose(message: Option<&str>, log: Option<&[u8]>, limit: usize) -
 fn cut_message(message: &str, limit: usize) -> String {
     let marker = CUT.trim_end();
     let (body, last) = match message.rsplit_once('\n') {
-        Some((body, last)) if last.len() + 1 <= limit / 2 => (body, Some(last)),
+        Some((body, last)) if last.len() < limit / 2 => (body, Some(last)),
         _ => (message, None),
     };
     let kept_last = last.map_or(0, |l| l.len() + 2);
