@@ -101,21 +101,7 @@ fn fifty_overlapping_runs_of_a_new_slug_make_one_check() {
     let service = HealthchecksService::start().unwrap();
     let monitor = monitor(&service, false);
     let check = Check::new("fifty").unwrap();
-    std::thread::scope(|s| {
-        for t in 0..5 {
-            let (monitor, check) = (&monitor, &check);
-            s.spawn(move || {
-                let runs: Vec<_> = (0..10).map(|_| monitor.start(check)).collect();
-                for (i, run) in runs.into_iter().enumerate() {
-                    if (t + i) % 4 == 0 {
-                        run.fail_message("odd")
-                    } else {
-                        run.success()
-                    }
-                }
-            });
-        }
-    });
+    support::fifty_overlapping_runs(&monitor, &check);
     flushed(&monitor);
     let checks = service.checks_with_slug("fifty");
     assert_eq!(checks.len(), 1, "one check: {checks:?}");
@@ -143,14 +129,7 @@ fn ten_sequential_runs_whose_last_fails_end_down_every_time() {
     for process in 0..10 {
         // A fresh monitor: a cron process that runs the job ten times.
         let monitor = monitor(&service, false);
-        for run in 0..10 {
-            let guard = monitor.start(&check);
-            if run == 9 {
-                guard.fail_message(format!("process {process} failed"));
-            } else {
-                guard.success();
-            }
-        }
+        support::ten_runs_the_last_failing(&monitor, &check);
         flushed(&monitor);
         let checks = service.checks_with_slug("sequential");
         assert_eq!(checks.len(), 1);

@@ -95,21 +95,7 @@ fn real_server_fifty_overlapping_runs_of_a_new_slug_make_one_check() {
     let slug = fresh("fifty");
     let monitor = server.monitor(false);
     let check = Check::new(&slug).unwrap();
-    std::thread::scope(|s| {
-        for t in 0..5 {
-            let (monitor, check) = (&monitor, &check);
-            s.spawn(move || {
-                let runs: Vec<_> = (0..10).map(|_| monitor.start(check)).collect();
-                for (i, run) in runs.into_iter().enumerate() {
-                    if (t + i) % 4 == 0 {
-                        run.fail_message("odd")
-                    } else {
-                        run.success()
-                    }
-                }
-            });
-        }
-    });
+    support::fifty_overlapping_runs(&monitor, &check);
     flushed(&monitor);
     let checks = server.checks(&slug);
     assert_eq!(checks.len(), 1, "{checks:?}");
@@ -129,14 +115,7 @@ fn real_server_ten_sequential_runs_whose_last_fails_end_down_every_time() {
     let check = Check::new(&slug).unwrap();
     for process in 0..10 {
         let monitor = server.monitor(false);
-        for run in 0..10 {
-            let guard = monitor.start(&check);
-            if run == 9 {
-                guard.fail_message(format!("process {process} failed"));
-            } else {
-                guard.success();
-            }
-        }
+        support::ten_runs_the_last_failing(&monitor, &check);
         flushed(&monitor);
         let checks = server.checks(&slug);
         assert_eq!(checks.len(), 1, "{checks:?}");

@@ -65,3 +65,36 @@ impl Write for LogCapture {
         Ok(())
     }
 }
+
+/// 50 overlapping runs of `check` from 5 threads, each holding 10 runs open
+/// and finishing them in order, one in four failing: the scenario that made
+/// a real Healthchecks create duplicate checks.
+pub fn fifty_overlapping_runs(monitor: &heartbeat_core::Monitor, check: &heartbeat_core::Check) {
+    std::thread::scope(|s| {
+        for t in 0..5 {
+            s.spawn(move || {
+                let runs: Vec<_> = (0..10).map(|_| monitor.start(check)).collect();
+                for (i, run) in runs.into_iter().enumerate() {
+                    if (t + i) % 4 == 0 {
+                        run.fail_message("odd")
+                    } else {
+                        run.success()
+                    }
+                }
+            });
+        }
+    });
+}
+
+/// Ten runs of `check` in sequence, the last one failing: a real server
+/// ended "up" after it when later runs overtook earlier ones.
+pub fn ten_runs_the_last_failing(monitor: &heartbeat_core::Monitor, check: &heartbeat_core::Check) {
+    for run in 0..10 {
+        let guard = monitor.start(check);
+        if run == 9 {
+            guard.fail_message("the last run failed");
+        } else {
+            guard.success();
+        }
+    }
+}
