@@ -77,3 +77,47 @@ fn dropping_the_last_handle_delivers_or_says_what_was_lost() {
     let warnings = lines_with("WARN", &["undelivered=2", "heartbeat monitor dropped"]);
     assert_eq!(warnings.len(), 1, "{warnings:?}");
 }
+
+#[test]
+fn rejections_explain_the_fix_for_the_url_used() {
+    logs();
+    // Hosted Healthchecks answers "OK (not found)" with a 200.
+    let rx = Receiver::start().unwrap();
+    rx.set_reply(200, "OK (not found)");
+    let monitor = fast()
+        .target(Healthchecks::new().ping_url(rx.url()).ping_key("k"))
+        .build()
+        .unwrap();
+    monitor
+        .start(&Check::new("slug-not-found").unwrap())
+        .success();
+    monitor.flush_blocking(support::PATIENCE);
+    let lines = lines_with(
+        "ERROR",
+        &["check=\"slug-not-found\"", "operation=\"rejected\""],
+    );
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("no check has this slug"), "{}", lines[0]);
+
+    // Cronitor answers 404 only when the base URL is not the telemetry API.
+    let rx = Receiver::start().unwrap();
+    rx.set_reply(404, "Not Found");
+    let monitor = fast()
+        .target(
+            heartbeat_core::Cronitor::new("key")
+                .ping_url(rx.url())
+                .sync_monitors(false),
+        )
+        .build()
+        .unwrap();
+    monitor
+        .start(&Check::new("cronitor-404").unwrap())
+        .success();
+    monitor.flush_blocking(support::PATIENCE);
+    let lines = lines_with(
+        "ERROR",
+        &["check=\"cronitor-404\"", "operation=\"rejected\""],
+    );
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("CRONITOR_PING_URL"), "{}", lines[0]);
+}
