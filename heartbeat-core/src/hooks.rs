@@ -96,26 +96,33 @@ pub struct RunStart<'a> {
     pub(crate) extensions: &'a mut Extensions,
 }
 
+/// The accessors both hook views have, over their `facts` field.
+macro_rules! run_facts {
+    () => {
+        /// The check being run.
+        pub fn check(&self) -> &Check {
+            self.facts.check
+        }
+
+        /// The run's id.
+        pub fn run_id(&self) -> RunId {
+            self.facts.run_id
+        }
+
+        /// Which attempt this is (1 for the first).
+        pub fn attempt(&self) -> u32 {
+            self.facts.attempt
+        }
+
+        /// How many attempts the run may have, when known.
+        pub fn max_attempts(&self) -> Option<u32> {
+            self.facts.max_attempts
+        }
+    };
+}
+
 impl RunStart<'_> {
-    /// The check being run.
-    pub fn check(&self) -> &Check {
-        self.facts.check
-    }
-
-    /// The run's id.
-    pub fn run_id(&self) -> RunId {
-        self.facts.run_id
-    }
-
-    /// Which attempt this is (1 for the first).
-    pub fn attempt(&self) -> u32 {
-        self.facts.attempt
-    }
-
-    /// How many attempts the run may have, when known.
-    pub fn max_attempts(&self) -> Option<u32> {
-        self.facts.max_attempts
-    }
+    run_facts!();
 
     /// Attaches a value to the run (one per type; a second replaces the
     /// first), for the finish hooks to read with [`RunFinish::get`]. It is
@@ -139,25 +146,7 @@ pub struct RunFinish<'a> {
 }
 
 impl RunFinish<'_> {
-    /// The check that was run.
-    pub fn check(&self) -> &Check {
-        self.facts.check
-    }
-
-    /// The run's id.
-    pub fn run_id(&self) -> RunId {
-        self.facts.run_id
-    }
-
-    /// Which attempt this was (1 for the first).
-    pub fn attempt(&self) -> u32 {
-        self.facts.attempt
-    }
-
-    /// How many attempts the run may have, when known.
-    pub fn max_attempts(&self) -> Option<u32> {
-        self.facts.max_attempts
-    }
+    run_facts!();
 
     /// How the run ended.
     pub fn outcome(&self) -> &Outcome {
