@@ -48,8 +48,11 @@ fn nightly_backup(fail: bool) -> Result<u64, BackupError> {
 }
 
 fn main() -> ExitCode {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colours for a terminal; plain text for cron's mail.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
     let fail = std::env::args().any(|a| a == "--fail");

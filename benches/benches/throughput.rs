@@ -54,6 +54,9 @@ fn throughput(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
+    // heartbeat's reqwest has no crypto provider of its own; a bench binary
+    // may install one process-wide (a library may not).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder().build().unwrap();
     let base = Arc::new(format!("{}/bench/bench-job", rx.url()));
     g.bench_function("plain_reqwest", |b| {

@@ -44,7 +44,7 @@
 //!   presets for Better Stack, Dead Man's Snitch, Uptime Kuma and Cronhub.
 //!   With an API key, scheduled checks get their monitor created or updated
 //!   (Healthchecks Management API v3, Cronitor monitors API).
-//! - Delivery: [`RetryPolicy`], [`Stats`], [`FlushReport`].
+//! - Delivery: [`RetryPolicy`], [`Stats`], [`FlushReport`], [`FlushEnd`].
 //!
 //! ```no_run
 //! use heartbeat_core::{Monitor, job};
@@ -162,7 +162,7 @@ pub use monitor::{FlushGuard, Monitor, MonitorBuilder, env};
 pub use outcome::{Outcome, RunOutcome};
 pub use run::{RunGuard, RunOptions};
 pub use schedule::{Priority, Schedule, validate_cron};
-pub use stats::{FlushReport, Stats, Undelivered};
+pub use stats::{FlushEnd, FlushReport, Stats, Undelivered};
 pub use target::{BoxFuture, Plan, Target, Verdict};
 pub use targets::{Cronitor, Healthchecks, IntoTarget, TargetContext, UrlTemplate};
 

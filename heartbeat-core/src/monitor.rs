@@ -267,9 +267,13 @@ impl Monitor {
     }
 
     /// Waits until every event queued so far is delivered (or given up), or
-    /// until `timeout` passes, whichever is first, and says which.
+    /// until `timeout` passes, whichever is first, and says which
+    /// ([`FlushReport::ended`]).
     ///
-    /// Returns within the timeout even when a service hangs.
+    /// Returns within the timeout even when a service hangs, and sooner
+    /// when waiting cannot deliver anything more: when everything left waits,
+    /// with no request outstanding, for a retry due after the deadline (a
+    /// service that is down or answering 5xx).
     pub async fn flush(&self, timeout: Duration) -> FlushReport {
         self.sink.flush(timeout).await
     }
@@ -278,12 +282,17 @@ impl Monitor {
     /// thread (without an executor, so it works inside one too, at the cost
     /// of blocking that executor's thread for up to `timeout`).
     pub fn flush_blocking(&self, timeout: Duration) -> FlushReport {
-        self.sink.flush_blocking(timeout)
+        self.sink.flush_blocking(timeout, false)
     }
 
     /// A guard that flushes (blocking, up to `timeout`) when dropped: keep it
     /// alive in `main` so a short-lived program delivers its pings before it
     /// exits.
+    ///
+    /// It marks the end of the program's monitoring: what it cannot deliver
+    /// in time is abandoned (counted in [`Stats::abandoned`], listed in the
+    /// WARN line it logs) and the monitor stops delivering; runs after it
+    /// are only logged.
     pub fn flush_on_drop(&self, timeout: Duration) -> FlushGuard {
         FlushGuard {
             monitor: self.clone(),
@@ -318,14 +327,31 @@ impl Drop for FlushGuard {
         if !self.monitor.is_enabled() {
             return;
         }
-        let report = self.monitor.flush_blocking(self.timeout);
+        let report = self.monitor.sink.flush_blocking(self.timeout, true);
         // The wait at exit happened here: the monitor's own drop need not
         // wait again for what this one could not deliver.
         self.monitor.sink.exit_flushed();
-        if report.is_complete() {
-            tracing::debug!(target: "heartbeat", %report, "heartbeat flushed");
+        let stats = report.stats;
+        if !report.is_complete() {
+            tracing::warn!(
+                target: "heartbeat",
+                abandoned = stats.abandoned,
+                failed = stats.failed,
+                %report,
+                "heartbeat gave up pings at exit"
+            );
+        } else if stats.failed > 0 {
+            // Refused or out of retries earlier: a cron job's last word
+            // should say so, not only the line logged when it happened.
+            tracing::warn!(
+                target: "heartbeat",
+                abandoned = stats.abandoned,
+                failed = stats.failed,
+                %report,
+                "heartbeat flushed; some pings were not delivered"
+            );
         } else {
-            tracing::warn!(target: "heartbeat", %report, "heartbeat flush timed out with pings undelivered");
+            tracing::debug!(target: "heartbeat", %report, "heartbeat flushed");
         }
     }
 }

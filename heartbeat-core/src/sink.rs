@@ -70,11 +70,12 @@ impl Sink {
     }
 
     /// Asks the worker to flush the events queued so far, by `timeout`.
-    fn request_flush(&self, shared: &Shared, timeout: Duration, reply: FlushReply) {
+    fn request_flush(&self, shared: &Shared, timeout: Duration, reply: FlushReply, at_exit: bool) {
         shared.request_flush(FlushRequest {
             deadline: delivery::after(Instant::now(), timeout),
             upto: shared.queue.next_seq(),
             reply,
+            at_exit,
         });
     }
 
@@ -86,6 +87,7 @@ impl Sink {
         FlushReport {
             stats: shared.counters.snapshot(shared.queue.len()),
             undelivered,
+            ended: crate::stats::FlushEnd::Deadline,
         }
     }
 
@@ -94,18 +96,22 @@ impl Sink {
             return FlushReport::default();
         };
         let (tx, rx) = futures::channel::oneshot::channel();
-        self.request_flush(shared, timeout, FlushReply::Async(tx));
+        self.request_flush(shared, timeout, FlushReply::Async(tx), false);
         // The worker answers by the deadline, or drops the request when its
         // thread ends.
         rx.await.unwrap_or_else(|_| Self::unanswered(shared))
     }
 
-    pub(crate) fn flush_blocking(&self, timeout: Duration) -> FlushReport {
+    /// Waits for the events queued so far, by `timeout`. `at_exit`: the
+    /// process is about to exit, and what cannot be delivered in time is
+    /// abandoned (counted in [`Stats::abandoned`](crate::Stats::abandoned);
+    /// delivery stops).
+    pub(crate) fn flush_blocking(&self, timeout: Duration, at_exit: bool) -> FlushReport {
         let Some(shared) = &self.shared else {
             return FlushReport::default();
         };
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.request_flush(shared, timeout, FlushReply::Blocking(tx));
+        self.request_flush(shared, timeout, FlushReply::Blocking(tx), at_exit);
         // A margin over the deadline for the answer to arrive; the worker
         // never takes longer unless its thread is stuck, and then this still
         // returns.
@@ -159,17 +165,19 @@ impl Sink {
 impl Drop for Sink {
     /// The last handle is gone. A short program is about to exit, and its
     /// worker thread with it: deliver what is pending first, within the
-    /// shutdown timeout, or say what is lost.
+    /// shutdown timeout (less when nothing more can be delivered in it), or
+    /// say what is lost.
     fn drop(&mut self) {
         let Some(shared) = &self.shared else { return };
         let pending = shared.counters.snapshot(shared.queue.len()).pending;
         if pending > 0 && !self.exit_flushed.load(Relaxed) {
-            let report = self.flush_blocking(self.flush_timeout);
+            let report = self.flush_blocking(self.flush_timeout, true);
             if !report.is_complete() {
                 tracing::warn!(
                     target: "heartbeat",
                     undelivered = report.undelivered.len(),
-                    "heartbeat monitor dropped with {} events undelivered after waiting {:?}; \
+                    %report,
+                    "heartbeat monitor dropped with {} events undelivered after waiting up to {:?}; \
                      keep the guard of heartbeat_core::init or Monitor::flush_on_drop alive in \
                      main, or flush before exit, to give them longer",
                     report.undelivered.len(),

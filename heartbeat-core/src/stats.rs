@@ -39,6 +39,16 @@ pub struct Stats {
     /// Upserts given up: rejected (a bad key, a bad definition) or still
     /// failing when the retry budget ran out. Logged once per check.
     pub upserts_failed: u64,
+    /// Starts and log lines not sent because, while they waited to be
+    /// retried (no request outstanding), their run's final event was ready:
+    /// it went instead, so a failing start never holds back the run's
+    /// outcome. The service then shows the outcome without a duration.
+    pub superseded: u64,
+    /// Deliveries given up when the monitor shut down (the last handle
+    /// dropped, or an exit flush that could not finish): the events a
+    /// short process leaves behind, as opposed to [`dropped`](Self::dropped)
+    /// ones, which never got into the queue.
+    pub abandoned: u64,
 }
 
 #[derive(Debug, Default)]
@@ -51,6 +61,8 @@ pub(crate) struct Counters {
     pub(crate) folded: AtomicU64,
     pub(crate) upserted: AtomicU64,
     pub(crate) upserts_failed: AtomicU64,
+    pub(crate) superseded: AtomicU64,
+    pub(crate) abandoned: AtomicU64,
     /// Events inside the worker (taken from the queue, not yet finished).
     pub(crate) in_worker: AtomicU64,
 }
@@ -67,6 +79,8 @@ impl Counters {
             folded: self.folded.load(Relaxed),
             upserted: self.upserted.load(Relaxed),
             upserts_failed: self.upserts_failed.load(Relaxed),
+            superseded: self.superseded.load(Relaxed),
+            abandoned: self.abandoned.load(Relaxed),
         }
     }
 }
@@ -141,6 +155,29 @@ pub struct FlushReport {
     pub stats: Stats,
     /// Everything still queued or in delivery; empty when the flush completed.
     pub undelivered: Vec<Undelivered>,
+    /// Why the flush returned.
+    pub ended: FlushEnd,
+}
+
+/// Why a flush returned.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FlushEnd {
+    /// Everything it covered was delivered or given up.
+    #[default]
+    Complete,
+    /// Its deadline passed with deliveries under way (a request in flight
+    /// counts as under way until its timeout).
+    Deadline,
+    /// It returned before its deadline because waiting could not deliver
+    /// anything more: every pending delivery waits, with no request
+    /// outstanding, for a retry, a `Retry-After` or the check's pace that
+    /// falls after the deadline.
+    NothingDueBeforeDeadline {
+        /// When the soonest of them will be tried, from the moment the
+        /// flush returned.
+        next_attempt_in: std::time::Duration,
+    },
 }
 
 impl FlushReport {
@@ -156,12 +193,23 @@ impl fmt::Display for FlushReport {
         let s = &self.stats;
         write!(
             f,
-            "{} delivered, {} folded, {} failed, {} dropped, {} undelivered",
+            "{} delivered, {} folded, {} superseded, {} failed, {} dropped, {} abandoned, {} undelivered",
             s.delivered,
             s.folded,
+            s.superseded,
             s.failed,
             s.dropped,
+            s.abandoned,
             self.undelivered.len()
-        )
+        )?;
+        match self.ended {
+            FlushEnd::Complete => Ok(()),
+            FlushEnd::Deadline => f.write_str(" (deadline reached)"),
+            FlushEnd::NothingDueBeforeDeadline { next_attempt_in } => write!(
+                f,
+                " (returned early: the next retry is in {:.1} s, after the deadline)",
+                next_attempt_in.as_secs_f64()
+            ),
+        }
     }
 }

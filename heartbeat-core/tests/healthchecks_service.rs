@@ -33,7 +33,7 @@ fn send(method: &str, url: &str, body: Option<String>) -> u16 {
         .build()
         .unwrap();
     rt.block_on(async {
-        let mut request = reqwest::Client::new().request(method.parse().unwrap(), url);
+        let mut request = support::http_client().request(method.parse().unwrap(), url);
         if let Some(body) = body {
             request = request.header("X-Api-Key", API_KEY).body(body);
         }

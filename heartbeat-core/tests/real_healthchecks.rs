@@ -63,7 +63,7 @@ impl Server {
             .build()
             .unwrap();
         let body: Value = rt.block_on(async {
-            let reply = reqwest::Client::new()
+            let reply = support::http_client()
                 .get(url)
                 .header("X-Api-Key", &self.api_key)
                 .send()

@@ -301,7 +301,7 @@ fn priority_becomes_a_tag_beside_the_users_own() {
     let service = HealthchecksService::start().unwrap();
     // The user tagged the check on the service, and once set it to p3.
     let setup = serde_json::json!({"slug": "paging", "unique": ["slug"], "tags": "team-a p3 db"});
-    let client = reqwest::Client::new();
+    let client = support::http_client();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

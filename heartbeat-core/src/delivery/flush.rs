@@ -14,6 +14,10 @@ pub(crate) struct FlushRequest {
     /// It covers the events queued before it: those numbered below this.
     pub(crate) upto: u64,
     pub(crate) reply: FlushReply,
+    /// The process is about to exit (a [`FlushGuard`](crate::FlushGuard)
+    /// or the last handle dropped): what this flush cannot deliver is
+    /// abandoned, counted, and delivery stops.
+    pub(crate) at_exit: bool,
 }
 
 /// Where a flush's answer goes: an async caller's future, or a thread

@@ -10,13 +10,13 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 use super::reporter::Reporter;
-use super::retry::{Delivery, RetryPolicy, Slot, attempt_once, deliver};
+use super::retry::{Delivery, RetryPolicy, Slot, Waited, attempt_once, deliver};
 use super::shared::Shared;
 use super::timers::after;
 use crate::check::Check;
@@ -76,16 +76,38 @@ pub(crate) struct LaneState {
     pub(crate) items: VecDeque<LaneItem>,
     /// Whether a task is working through this lane.
     pub(crate) running: bool,
+    /// While the task waits with no request outstanding (between retries,
+    /// for the service's `Retry-After`, for the check's pace, for an
+    /// upsert's next try): when it will try again. A flush that only this
+    /// kind of wait stands between and its deadline need not wait.
+    pub(crate) waiting_until: Option<Instant>,
 }
 
-pub(crate) type Lane = Arc<Mutex<LaneState>>;
+/// A lane: its work, and a signal to its task that work arrived (a run's
+/// final event, which a start waiting to be retried gives way to).
+#[derive(Debug, Default)]
+pub(crate) struct LaneCell {
+    state: Mutex<LaneState>,
+    arrived: Notify,
+}
+
+impl LaneCell {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, LaneState> {
+        lock(&self.state)
+    }
+}
+
+pub(crate) type Lane = Arc<LaneCell>;
 
 /// Queues `item` on `lane`; true when no task is working the lane, so the
 /// caller must start one.
 pub(crate) fn enqueue(lane: &Lane, item: LaneItem) -> bool {
-    let mut l = lock(lane);
+    let mut l = lane.lock();
     l.items.push_back(item);
-    !std::mem::replace(&mut l.running, true)
+    let start = !std::mem::replace(&mut l.running, true);
+    drop(l);
+    lane.arrived.notify_one();
+    start
 }
 
 /// Coalesces a lane whose backlog holds more than two whole runs that
@@ -98,7 +120,7 @@ pub(crate) fn enqueue(lane: &Lane, item: LaneItem) -> bool {
 /// warning, a retried attempt) or not finished yet are kept, and keep the
 /// runs on either side apart. Returns how many events were folded.
 pub(crate) fn coalesce(lane: &Lane) -> usize {
-    let mut l = lock(lane);
+    let mut l = lane.lock();
     // The front item may be in flight: its run is not touched.
     let protected = if l.running {
         match l.items.front() {
@@ -195,7 +217,7 @@ pub(crate) fn coalesce(lane: &Lane) -> usize {
 
 /// Whether a lane has nothing left and no task: it can be forgotten.
 pub(crate) fn is_finished(lane: &Lane) -> bool {
-    let l = lock(lane);
+    let l = lane.lock();
     !l.running && l.items.is_empty()
 }
 
@@ -222,7 +244,7 @@ impl LaneTask {
     pub(crate) async fn run(self) {
         loop {
             let front = {
-                let l = lock(&self.lane);
+                let l = self.lane.lock();
                 match l.items.front() {
                     None => break,
                     Some(LaneItem::Event(e)) => Some(e.clone()),
@@ -236,7 +258,7 @@ impl LaneTask {
                 }
                 None => self.upsert().await,
             };
-            let mut l = lock(&self.lane);
+            let mut l = self.lane.lock();
             let item = l.items.pop_front();
             if let (Next::Later, Some(item)) = (next, item) {
                 l.items.push_back(item);
@@ -253,40 +275,119 @@ impl LaneTask {
         let wait = slot.turn(event.check.slug());
         if !wait.is_zero() {
             // Paced: the backlog behind this event is coalesced meanwhile.
-            tokio::time::sleep(wait).await;
+            self.wait(after(Instant::now(), wait), None).await;
         }
+        // A start or log line waiting to be retried gives way to its run's
+        // final event; one with a request in flight does not (landing after
+        // the final, it would leave the check "started").
+        let gives_way =
+            (!event.kind.is_final() && event.kind != EventKind::Heartbeat).then_some(event.run_id);
         let delivery = deliver(
             slot,
             &self.semaphore,
             &self.shared.counters,
             self.policy,
             || slot.target.send(event),
+            |until| self.wait(until, gives_way),
         )
         .await;
-        self.shared.counters.in_worker.fetch_sub(1, Relaxed);
-        if let Delivery::Failed { reason, permanent } = delivery {
-            let service = slot.name();
-            if permanent {
-                self.reporter
-                    .report_once(service, event.check.slug(), "rejected", &reason);
-            } else {
-                tracing::error!(
+        let counters = &self.shared.counters;
+        counters.in_worker.fetch_sub(1, Relaxed);
+        match delivery {
+            Delivery::Delivered => {}
+            Delivery::Superseded => {
+                let skipped = 1 + self.skip_to_final(event.run_id) as u64;
+                counters.in_worker.fetch_sub(skipped - 1, Relaxed);
+                counters.superseded.fetch_add(skipped, Relaxed);
+                tracing::debug!(
                     target: "heartbeat",
-                    service,
+                    service = slot.name(),
                     check = event.check.slug(),
-                    event = event.kind.name(),
                     run_id = %event.run_id,
-                    "heartbeat ping lost: still failing after the retry budget ({reason})"
+                    skipped,
+                    "the run's final event goes before its start, which was waiting to be retried"
                 );
             }
+            Delivery::Failed { reason, permanent } => {
+                let service = slot.name();
+                if permanent {
+                    self.reporter
+                        .report_once(service, event.check.slug(), "rejected", &reason);
+                } else {
+                    tracing::error!(
+                        target: "heartbeat",
+                        service,
+                        check = event.check.slug(),
+                        event = event.kind.name(),
+                        run_id = %event.run_id,
+                        "heartbeat ping lost: still failing after the retry budget ({reason})"
+                    );
+                }
+            }
         }
+    }
+
+    /// Waits, with no request outstanding, until `until`; with `gives_way`,
+    /// stops early when that run's final event is in the lane.
+    async fn wait(&self, until: Instant, gives_way: Option<uuid::Uuid>) -> Waited {
+        self.lane.lock().waiting_until = Some(until);
+        // A flush may now be unable to make progress before its deadline.
+        if self.shared.has_flushes() {
+            self.shared.control.notify_one();
+        }
+        let waited = loop {
+            // Listening before looking, so an arrival in between is not missed.
+            let arrived = self.lane.arrived.notified();
+            if gives_way.is_some_and(|run| self.final_waits(run)) {
+                break Waited::GaveWay;
+            }
+            tokio::select! {
+                () = tokio::time::sleep_until(until.into()) => break Waited::Due,
+                () = arrived => {}
+            }
+        };
+        self.lane.lock().waiting_until = None;
+        waited
+    }
+
+    /// Whether the final event of `run` is in the lane, behind the front.
+    fn final_waits(&self, run: uuid::Uuid) -> bool {
+        self.lane
+            .lock()
+            .items
+            .iter()
+            .skip(1)
+            .any(|i| matches!(i, LaneItem::Event(e) if e.run_id == run && e.kind.is_final()))
+    }
+
+    /// Removes the items of `run` between the front (the event that gave
+    /// way, which the caller pops) and its final event; returns how many.
+    fn skip_to_final(&self, run: uuid::Uuid) -> usize {
+        let mut l = self.lane.lock();
+        let before = l.items.len();
+        let mut reached_final = false;
+        let mut index = 0;
+        l.items.retain(|item| {
+            index += 1;
+            if index == 1 || reached_final {
+                return true;
+            }
+            match item {
+                LaneItem::Event(e) if e.run_id == run => {
+                    reached_final = e.kind.is_final();
+                    reached_final
+                }
+                _ => true,
+            }
+        });
+        before - l.items.len()
     }
 
     /// One attempt at the upsert at the front of the lane, holding the
     /// pings behind it for at most [`UPSERT_HOLDS_PINGS`].
     async fn upsert(&self) -> Next {
         let (check, not_before, alone) = {
-            let l = lock(&self.lane);
+            let l = self.lane.lock();
             let Some(LaneItem::Upsert(u)) = l.items.front() else {
                 return Next::Done;
             };
@@ -297,7 +398,7 @@ impl LaneTask {
                 // Not due: the pings behind it go first.
                 return Next::Later;
             }
-            tokio::time::sleep_until(at.into()).await;
+            self.wait(at, None).await;
         }
         let slot = &self.slot;
         let upsert = || slot.target.upsert(&check);
@@ -333,7 +434,7 @@ impl LaneTask {
             }
             Some(Verdict::Retry { reason, after }) => (reason, after),
         };
-        let mut l = lock(&self.lane);
+        let mut l = self.lane.lock();
         let Some(LaneItem::Upsert(u)) = l.items.front_mut() else {
             return Next::Done;
         };

@@ -9,6 +9,7 @@
 
 mod flush;
 mod lanes;
+mod priority;
 mod queue;
 mod reporter;
 mod retry;

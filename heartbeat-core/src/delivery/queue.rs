@@ -127,6 +127,15 @@ impl Queue {
         }
     }
 
+    /// Empties the queue (its events are given up).
+    pub(crate) fn clear(&self) {
+        let mut s = self.lock();
+        for class in &mut s.classes {
+            class.clear();
+        }
+        s.len = 0;
+    }
+
     pub(crate) fn close(&self) {
         self.lock().closed = true;
         self.notify.notify_one();

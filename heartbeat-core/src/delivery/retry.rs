@@ -129,6 +129,9 @@ impl Slot {
 #[derive(Debug)]
 pub(crate) enum Delivery {
     Delivered,
+    /// Given up while waiting between attempts: its run's final event is
+    /// ready and goes instead.
+    Superseded,
     /// Rejected by the service, or out of retry budget.
     Failed {
         reason: String,
@@ -159,13 +162,24 @@ pub(crate) async fn attempt_once<'a>(
     })
 }
 
-/// Runs `attempt` until it is delivered, rejected, or out of retry budget.
-pub(crate) async fn deliver<'a>(
+/// How a wait between attempts ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Waited {
+    /// Its time came: attempt again.
+    Due,
+    /// Something more important is ready: give up this delivery.
+    GaveWay,
+}
+
+/// Runs `attempt` until it is delivered, rejected, out of retry budget, or
+/// told to give way by `wait`, which does every wait between attempts.
+pub(crate) async fn deliver<'a, W: Future<Output = Waited>>(
     slot: &'a Slot,
     semaphore: &Semaphore,
     counters: &Counters,
     policy: RetryPolicy,
     attempt: impl Fn() -> BoxFuture<'a, Verdict>,
+    wait: impl Fn(Instant) -> W,
 ) -> Delivery {
     let count = |c: fn(&Counters) -> &AtomicU64| {
         c(counters).fetch_add(1, Relaxed);
@@ -175,8 +189,10 @@ pub(crate) async fn deliver<'a>(
     let mut retry = 0;
     loop {
         let paused = *lock(&slot.paused_until);
-        if let Some(until) = paused {
-            tokio::time::sleep_until(until.into()).await;
+        if let Some(until) = paused.filter(|until| *until > Instant::now())
+            && wait(until).await == Waited::GaveWay
+        {
+            return Delivery::Superseded;
         }
         let Some(verdict) = attempt_once(semaphore, &attempt).await else {
             return Delivery::Failed {
@@ -201,8 +217,8 @@ pub(crate) async fn deliver<'a>(
             }
             Verdict::Retry { reason, after } => {
                 retry += 1;
-                let wait = policy.backoff(retry).max(after.unwrap_or_default());
-                if first.elapsed().saturating_add(wait) > policy.give_up_after {
+                let pause = policy.backoff(retry).max(after.unwrap_or_default());
+                if first.elapsed().saturating_add(pause) > policy.give_up_after {
                     count(|c| &c.failed);
                     return Delivery::Failed {
                         reason,
@@ -223,9 +239,11 @@ pub(crate) async fn deliver<'a>(
                         "heartbeat service failing ({reason}); retrying in the background, jobs are not affected"
                     );
                 } else {
-                    tracing::debug!(target: "heartbeat", service, retry, ?wait, "retrying: {reason}");
+                    tracing::debug!(target: "heartbeat", service, retry, wait = ?pause, "retrying: {reason}");
                 }
-                tokio::time::sleep(wait).await;
+                if wait(super::timers::after(Instant::now(), pause)).await == Waited::GaveWay {
+                    return Delivery::Superseded;
+                }
             }
         }
     }

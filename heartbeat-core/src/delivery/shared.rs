@@ -68,6 +68,11 @@ impl Shared {
         self.hand_over(&self.flushes, request);
     }
 
+    /// Whether a flush is waiting for an answer.
+    pub(crate) fn has_flushes(&self) -> bool {
+        !crate::sync::lock(&self.flushes).is_empty()
+    }
+
     pub(crate) fn add_keepalive(&self, state: Arc<KeepaliveState>) {
         self.hand_over(&self.keepalives, state);
     }

@@ -11,13 +11,14 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::DeliveryConfig;
+use super::flush::FlushRequest;
 use super::lanes::{self, Lane, LaneItem, LaneKey, LaneTask, Upsert};
 use super::reporter::Reporter;
 use super::retry::Slot;
 use super::shared::{Shared, take_all};
 use super::timers::{Keepalives, RuntimeWatch, after, sleep_until};
 use crate::event::{Event, EventKind};
-use crate::stats::{FlushReport, Undelivered};
+use crate::stats::{FlushEnd, FlushReport, Undelivered};
 use crate::sync::lock;
 use crate::target::{Plan, Target};
 
@@ -33,6 +34,7 @@ pub(crate) fn spawn(
         .name("heartbeat-delivery".into())
         .spawn(move || {
             let _release = ReleaseOnExit(shared.clone());
+            super::priority::lower_current_thread();
             let runtime = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -59,6 +61,7 @@ pub(crate) fn spawn(
                 reporter: Arc::new(Reporter::default()),
                 keepalives: Keepalives::default(),
                 watch: RuntimeWatch::default(),
+                abandoned: false,
             };
             runtime.block_on(worker.run());
         })
@@ -74,6 +77,8 @@ impl Drop for ReleaseOnExit {
     fn drop(&mut self) {
         self.0.queue.close();
         drop(take_all(&self.0.flushes));
+        // The runtime and its lane tasks are gone: the worker holds nothing.
+        self.0.counters.in_worker.store(0, Relaxed);
     }
 }
 
@@ -89,6 +94,8 @@ struct Worker {
     reporter: Arc<Reporter>,
     keepalives: Keepalives,
     watch: RuntimeWatch,
+    /// Everything left was given up (see [`Worker::abandon`]).
+    abandoned: bool,
 }
 
 impl Worker {
@@ -112,7 +119,10 @@ impl Worker {
             if self.shared.queue.is_closed() {
                 let deadline = *closing_deadline
                     .get_or_insert_with(|| after(Instant::now(), self.config.shutdown_timeout));
-                if self.is_idle() || Instant::now() >= deadline {
+                let stuck = self
+                    .all_waiting_until(u64::MAX)
+                    .is_some_and(|t| t > deadline);
+                if self.abandoned || self.is_idle() || stuck || Instant::now() >= deadline {
                     self.give_up_at_shutdown();
                     return;
                 }
@@ -225,7 +235,7 @@ impl Worker {
         let mut out = Vec::new();
         for ((idx, _), lane) in &self.lanes {
             let name = self.slots[*idx].name();
-            for item in lock(lane).items.iter().filter(|i| i.seq() < upto) {
+            for item in lane.lock().items.iter().filter(|i| i.seq() < upto) {
                 out.push(match item {
                     LaneItem::Event(e) => Undelivered::event(e, Some(name)),
                     LaneItem::Upsert(u) => Undelivered::Upsert {
@@ -239,10 +249,11 @@ impl Worker {
         out
     }
 
-    fn report(&self, upto: u64) -> FlushReport {
+    fn report(&self, upto: u64, ended: FlushEnd) -> FlushReport {
         FlushReport {
-            stats: self.shared.counters.snapshot(self.shared.queue.len()),
+            stats: self.stats(),
             undelivered: self.undelivered(upto),
+            ended,
         }
     }
 
@@ -252,7 +263,7 @@ impl Worker {
         let in_lanes = self
             .lanes
             .values()
-            .filter_map(|lane| lock(lane).items.iter().map(LaneItem::seq).min())
+            .filter_map(|lane| lane.lock().items.iter().map(LaneItem::seq).min())
             .min();
         in_lanes
             .into_iter()
@@ -260,29 +271,101 @@ impl Worker {
             .min()
     }
 
+    /// When all the work numbered below `upto` waits, with no request
+    /// outstanding, for a retry, a `Retry-After` or its check's pace: the
+    /// soonest time any of it will be tried. `None` when some of it can
+    /// move now (queued, in flight, about to be sent) or none is left.
+    fn all_waiting_until(&self, upto: u64) -> Option<Instant> {
+        if self.shared.queue.oldest_seq().is_some_and(|seq| seq < upto) {
+            return None;
+        }
+        let mut soonest: Option<Instant> = None;
+        for lane in self.lanes.values() {
+            let l = lane.lock();
+            if l.items.iter().any(|i| i.seq() < upto) {
+                let until = l.waiting_until?;
+                soonest = Some(soonest.map_or(until, |s| s.min(until)));
+            }
+        }
+        soonest
+    }
+
     /// Answers the flushes that are done (every event queued before them,
-    /// and its check's upsert, delivered or given up) or past their deadline
-    /// (all of them when `force`). A done one first asks the targets to
-    /// flush what they buffer.
+    /// and its check's upsert, delivered or given up), past their deadline
+    /// (all of them when `force`), or that waiting cannot help (everything
+    /// left waits for a retry due after the deadline). A done one first
+    /// asks the targets to flush what they buffer. An exit flush that ends
+    /// with work left abandons it all.
     fn answer_flushes(&mut self, force: bool) {
-        let mut flushes = lock(&self.shared.flushes);
-        if flushes.is_empty() {
+        let requests = take_all(&self.shared.flushes);
+        if requests.is_empty() {
             return;
         }
         let now = Instant::now();
         let oldest = self.oldest_pending();
-        for request in std::mem::take(&mut *flushes) {
+        let mut waiting = Vec::new();
+        for request in requests {
             let done = oldest.is_none_or(|seq| seq >= request.upto);
-            if force || now >= request.deadline {
-                let report = self.report(request.upto);
-                request.answer(report);
-            } else if done {
-                let report = self.report(request.upto);
+            if done && !force {
+                let report = self.report(request.upto, FlushEnd::Complete);
                 request.flush_targets(self.slots.clone(), report);
-            } else {
-                flushes.push(request);
+                continue;
             }
+            let ended = if force || now >= request.deadline {
+                FlushEnd::Deadline
+            } else if let Some(next) = self
+                .all_waiting_until(request.upto)
+                .filter(|next| *next > request.deadline)
+            {
+                FlushEnd::NothingDueBeforeDeadline {
+                    next_attempt_in: next - now,
+                }
+            } else {
+                waiting.push(request);
+                continue;
+            };
+            self.end_flush(request, ended);
         }
+        crate::sync::lock(&self.shared.flushes).extend(waiting);
+    }
+
+    /// Answers a flush that ends with work left, abandoning the work when
+    /// the process is exiting.
+    fn end_flush(&mut self, request: FlushRequest, ended: FlushEnd) {
+        let mut report = self.report(request.upto, ended);
+        if report.undelivered.is_empty() {
+            report.ended = FlushEnd::Complete;
+        } else if request.at_exit {
+            self.abandon();
+            report.stats = self.stats();
+        }
+        request.answer(report);
+    }
+
+    fn stats(&self) -> crate::Stats {
+        self.shared.counters.snapshot(self.shared.queue.len())
+    }
+
+    /// Gives up everything not delivered yet: closes the queue (later
+    /// pushes count as dropped), empties it, and counts every event left
+    /// there and in the lanes as abandoned. The worker then stops at once,
+    /// which cancels the lanes' tasks.
+    fn abandon(&mut self) {
+        if std::mem::replace(&mut self.abandoned, true) {
+            return;
+        }
+        self.shared.queue.close();
+        let left = self
+            .undelivered(u64::MAX)
+            .iter()
+            .filter(|u| matches!(u, Undelivered::Event { .. }))
+            .count() as u64;
+        self.shared.queue.clear();
+        let counters = &self.shared.counters;
+        counters.abandoned.fetch_add(left, Relaxed);
+        // The worker stops without awaiting again, so no lane task runs
+        // (and counts) after this: it holds nothing any more.
+        counters.in_worker.store(0, Relaxed);
     }
 
     fn next_flush_deadline(&self) -> Option<Instant> {
@@ -292,13 +375,14 @@ impl Worker {
 
     fn give_up_at_shutdown(&mut self) {
         let left = self.undelivered(u64::MAX);
-        if !left.is_empty() {
+        if !left.is_empty() && !self.abandoned {
             tracing::warn!(
                 target: "heartbeat",
                 undelivered = left.len(),
                 "heartbeat monitor shut down with pings undelivered; flush before exit to wait for them"
             );
         }
+        self.abandon();
         self.answer_flushes(true);
     }
 }

@@ -17,43 +17,61 @@ const MAX_REPLY_BODY: usize = 4096;
 /// much, so that one reply cannot park an event for hours.
 pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 
-/// The HTTP client the built-in targets of one monitor share, with pooled
-/// keep-alive connections. It is built on first use, on the delivery
-/// thread: building it loads the system's certificates, which neither
-/// `MonitorBuilder::build` nor the job should wait for.
+/// The HTTP clients the built-in targets of one monitor share, with pooled
+/// keep-alive connections. Each is built on first use, on the delivery
+/// thread: the one for https URLs loads the system's certificates, which
+/// neither `MonitorBuilder::build` nor the job should wait for, and which a
+/// monitor whose targets are all plain http never needs.
 #[derive(Debug, Clone)]
-pub(crate) struct HttpClient(Arc<LazyClient>);
+pub(crate) struct HttpClient(Arc<LazyClients>);
 
 #[derive(Debug)]
-struct LazyClient {
+struct LazyClients {
     timeout: Duration,
-    client: OnceLock<Result<reqwest::Client, String>>,
+    plain: OnceLock<Result<reqwest::Client, String>>,
+    https: OnceLock<Result<reqwest::Client, String>>,
 }
 
 impl HttpClient {
     pub(crate) fn new(timeout: Duration) -> Self {
-        Self(Arc::new(LazyClient {
+        Self(Arc::new(LazyClients {
             timeout,
-            client: OnceLock::new(),
+            plain: OnceLock::new(),
+            https: OnceLock::new(),
         }))
     }
 
-    fn client(&self) -> Result<&reqwest::Client, Verdict> {
-        let timeout = self.0.timeout;
-        let built = self.0.client.get_or_init(|| {
+    /// The client for `url`'s scheme. When it cannot be built (no usable
+    /// TLS), every ping to such a URL is refused with the reason, which the
+    /// engine reports once per check and counts as failed.
+    fn client(&self, url: &Url) -> Result<&reqwest::Client, Verdict> {
+        let https = url.scheme() == "https";
+        type Config = fn() -> Result<rustls::ClientConfig, String>;
+        let (cell, tls): (_, Config) = if https {
+            (&self.0.https, super::tls::https_config)
+        } else {
+            (&self.0.plain, super::tls::plain_config)
+        };
+        let built = cell.get_or_init(|| {
+            let tls = tls()?;
             reqwest::Client::builder()
                 .user_agent(concat!("heartbeat/", env!("CARGO_PKG_VERSION")))
-                .timeout(timeout)
-                .connect_timeout(timeout)
+                .timeout(self.0.timeout)
+                .connect_timeout(self.0.timeout)
                 .pool_idle_timeout(Duration::from_secs(60))
                 // A redirect would carry keys to another origin, and turn a
                 // POST into a GET without its body: treat it as a mistake.
                 .redirect(reqwest::redirect::Policy::none())
+                .tls_backend_preconfigured(tls)
                 .build()
                 .map_err(|e| crate::error::chain(&e.without_url()))
         });
         built.as_ref().map_err(|e| Verdict::Reject {
-            reason: format!("the HTTP client could not start: {e}"),
+            reason: if https {
+                format!("HTTPS delivery is disabled: the TLS client could not start ({e})")
+            } else {
+                format!("the HTTP client could not start: {e}")
+            },
         })
     }
 }
@@ -107,7 +125,7 @@ impl HttpClient {
     /// reply. A transport failure (refused, reset, timeout, garbage) is a
     /// [`Verdict::Retry`].
     pub(crate) async fn send(&self, ping: Ping) -> Result<Reply, Verdict> {
-        let mut req = self.client()?.request(ping.method, ping.url);
+        let mut req = self.client(&ping.url)?.request(ping.method, ping.url);
         for (name, value) in ping.headers {
             req = req.header(name, value);
         }
@@ -162,8 +180,18 @@ impl HttpClient {
 }
 
 /// A transport error as a retry, described without its URL (which can hold
-/// a key). reqwest keeps the useful part (refused, reset…) in the source chain.
+/// a key). reqwest keeps the useful part (refused, reset…) in the source
+/// chain. A refused certificate is a rejection: retrying does not fix it.
 fn transport(err: reqwest::Error) -> Verdict {
+    let err = err.without_url();
+    if let Some(why) = super::tls::certificate_refused(&err) {
+        return Verdict::Reject {
+            reason: format!(
+                "HTTPS delivery failed: {why}; install the CA certificates the service's \
+                 certificate chains to (a ca-certificates package, or SSL_CERT_FILE)"
+            ),
+        };
+    }
     let kind = if err.is_timeout() {
         "timed out"
     } else if err.is_connect() {
@@ -172,7 +200,7 @@ fn transport(err: reqwest::Error) -> Verdict {
         "transport error"
     };
     Verdict::Retry {
-        reason: format!("{kind}: {}", crate::error::chain(&err.without_url())),
+        reason: format!("{kind}: {}", crate::error::chain(&err)),
         after: None,
     }
 }

@@ -8,6 +8,7 @@ mod context;
 mod cronitor;
 mod healthchecks;
 mod http;
+mod tls;
 mod url_template;
 
 pub use context::{IntoTarget, TargetContext};

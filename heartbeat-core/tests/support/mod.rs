@@ -98,3 +98,13 @@ pub fn ten_runs_the_last_failing(monitor: &heartbeat_core::Monitor, check: &hear
         }
     }
 }
+
+/// A plain reqwest client for tests that talk to a server themselves.
+/// heartbeat builds reqwest without a crypto provider (it hands rustls its
+/// own configuration), so a bare `reqwest::Client::new()` needs a
+/// process-wide one; a test binary may install it, a library may not.
+#[allow(dead_code)]
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
