@@ -10,6 +10,7 @@ use crate::check::Check;
 use crate::current::InRun;
 use crate::delivery::{self, DeliveryConfig, KeepaliveState, RetryPolicy, Shared};
 use crate::error::ConfigError;
+use crate::event::{Event, EventKind, RunId};
 use crate::hooks::{FinishHook, StartHook};
 use crate::keepalive::Keepalive;
 use crate::outcome::{Reported, RunOutcome};
@@ -116,6 +117,35 @@ impl Monitor {
     pub fn start_with(&self, check: &Check, options: RunOptions) -> RunGuard {
         let upsert = self.sink.first_start(check);
         RunGuard::start(&self.sink, check, options, upsert)
+    }
+
+    /// Sends one event outside a run guard, for a run whose start and end
+    /// are reported by different processes (a shell script calling
+    /// `heartbeat ping --start`, then `heartbeat ping --exit-code $?`) or a
+    /// lone signal. `run_id` pairs a start with its end; `message` is the
+    /// body (a failure's reason, a log line). No hooks run and no duration
+    /// is known. A check's first start upserts its monitor, as
+    /// [`start`](Self::start) does.
+    pub fn ping(
+        &self,
+        check: &Check,
+        kind: EventKind,
+        message: Option<String>,
+        run_id: Option<RunId>,
+    ) {
+        let upsert = kind == EventKind::Start && self.sink.first_start(check);
+        let run_id = run_id.unwrap_or_default();
+        tracing::info!(
+            target: "heartbeat",
+            check = check.slug(),
+            %run_id,
+            event = kind.name(),
+            "ping queued"
+        );
+        let mut event = Event::new(check.clone(), run_id.0, kind, std::time::SystemTime::now());
+        event.message = message;
+        event.upsert = upsert;
+        self.sink.push(event);
     }
 
     /// Marks the process as shutting down: from now on a run whose guard is
