@@ -362,23 +362,22 @@ impl Drop for FlushGuard {
         // wait again for what this one could not deliver.
         self.monitor.sink.exit_flushed();
         let stats = report.stats;
-        if !report.is_complete() {
-            tracing::warn!(
-                target: "heartbeat",
-                abandoned = stats.abandoned,
-                failed = stats.failed,
-                %report,
-                "heartbeat gave up pings at exit"
-            );
+        // A cron job's last word says what was lost: what this flush gave
+        // up, or what was refused or out of retries earlier.
+        let lost = if !report.is_complete() {
+            Some("heartbeat gave up pings at exit")
         } else if stats.failed > 0 {
-            // Refused or out of retries earlier: a cron job's last word
-            // should say so, not only the line logged when it happened.
+            Some("heartbeat flushed; some pings were not delivered")
+        } else {
+            None
+        };
+        if let Some(lost) = lost {
             tracing::warn!(
                 target: "heartbeat",
                 abandoned = stats.abandoned,
                 failed = stats.failed,
                 %report,
-                "heartbeat flushed; some pings were not delivered"
+                "{lost}"
             );
         } else {
             tracing::debug!(target: "heartbeat", %report, "heartbeat flushed");
