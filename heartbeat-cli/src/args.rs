@@ -37,9 +37,14 @@ impl Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Run a command and report its start and its outcome: exits with the
-    /// command's own status (128 + N when killed by signal N, 124 on
-    /// --timeout, 127 when it is not found, 126 when it cannot be run).
+    /// Run a command and report its start and its outcome.
+    ///
+    /// Its output passes through unchanged, and its tail goes with a
+    /// failure. Exits with the command's own status: 128 + N when signal N
+    /// killed it, 124 after --timeout, 127 when it is not found, 126 when
+    /// it cannot be run.
+    ///
+    /// Example: heartbeat exec --check nightly-backup --schedule "0 3 * * *" -- /scripts/backup.sh
     Exec(ExecArgs),
     /// Send one ping, for scripts that report a run themselves.
     Ping(PingArgs),
