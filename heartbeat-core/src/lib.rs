@@ -123,6 +123,7 @@ mod error;
 mod event;
 mod global;
 mod handle;
+pub mod health;
 pub mod hooks;
 mod keepalive;
 #[cfg(feature = "log-layer")]
