@@ -41,6 +41,7 @@ pub struct RunOptions {
     attempt: Option<u32>,
     max_attempts: Option<u32>,
     log_tail: Option<usize>,
+    quiet: bool,
 }
 
 impl RunOptions {
@@ -78,6 +79,17 @@ impl RunOptions {
     pub fn log_tail(self, bytes: usize) -> Self {
         Self {
             log_tail: Some(bytes),
+            ..self
+        }
+    }
+
+    /// Logs the run's span, its start and a successful finish at DEBUG
+    /// instead of INFO (failures stay ERROR/WARN): for runs that happen
+    /// thousands of times a second, such as one per request, where an INFO
+    /// line would cost microseconds each.
+    pub fn quiet(self) -> Self {
+        Self {
+            quiet: true,
             ..self
         }
     }
@@ -124,6 +136,8 @@ pub struct RunGuard {
     span: Span,
     extensions: Extensions,
     finished: bool,
+    /// Start and success at DEBUG (see [`RunOptions::quiet`]).
+    quiet: bool,
 }
 
 /// Formats a wall-clock time as RFC 3339 UTC, only when a log line is
@@ -150,8 +164,11 @@ impl RunGuard {
     ) -> Self {
         let run_id = options.run_id.map_or_else(Uuid::new_v4, |r| r.0);
         let attempt = options.attempt.unwrap_or(1);
-        let span =
-            tracing::info_span!(target: "heartbeat", "run", check = check.slug(), %run_id, attempt);
+        let span = if options.quiet {
+            tracing::debug_span!(target: "heartbeat", "run", check = check.slug(), %run_id, attempt)
+        } else {
+            tracing::info_span!(target: "heartbeat", "run", check = check.slug(), %run_id, attempt)
+        };
         let mut event = Event::new(check.clone(), run_id, EventKind::Start, SystemTime::now());
         event.attempt = attempt;
         event.max_attempts = options.max_attempts;
@@ -165,7 +182,11 @@ impl RunGuard {
         };
         let mut extensions = Extensions::default();
         span.in_scope(|| {
-            tracing::info!(target: "heartbeat", started_at = %Utc(started_at), "run started");
+            if options.quiet {
+                tracing::debug!(target: "heartbeat", started_at = %Utc(started_at), "run started");
+            } else {
+                tracing::info!(target: "heartbeat", started_at = %Utc(started_at), "run started");
+            }
             if !sink.start_hooks.is_empty() {
                 let mut start = RunStart {
                     facts: facts(&info),
@@ -187,6 +208,7 @@ impl RunGuard {
             span,
             extensions,
             finished: false,
+            quiet: options.quiet,
         }
     }
 
@@ -387,7 +409,11 @@ impl RunGuard {
         };
         let (kind, message) = match &outcome {
             Outcome::Success | Outcome::ExitCode(0) => {
-                tracing::info!(target: "heartbeat", outcome = outcome.name(), ?duration, "run finished");
+                if self.quiet {
+                    tracing::debug!(target: "heartbeat", outcome = outcome.name(), ?duration, "run finished");
+                } else {
+                    tracing::info!(target: "heartbeat", outcome = outcome.name(), ?duration, "run finished");
+                }
                 let kind = match outcome {
                     Outcome::ExitCode(0) => EventKind::ExitCode(0),
                     _ => EventKind::Success,
