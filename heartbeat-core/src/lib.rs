@@ -130,6 +130,7 @@ mod keepalive;
 #[cfg_attr(docsrs, doc(cfg(feature = "log-layer")))]
 pub mod log_layer;
 mod log_tail;
+mod metrics;
 mod monitor;
 mod outcome;
 mod run;

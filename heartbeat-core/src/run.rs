@@ -392,6 +392,7 @@ impl RunGuard {
             other => other,
         };
         let check = &self.info.check;
+        crate::metrics::run(check.slug(), outcome.name(), duration);
         let failed = |reason: &str| {
             tracing::error!(
                 target: "heartbeat",

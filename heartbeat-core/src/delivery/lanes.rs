@@ -293,6 +293,7 @@ impl LaneTask {
         .await;
         let counters = &self.shared.counters;
         counters.in_worker.fetch_sub(1, Relaxed);
+        crate::metrics::delivery(slot.name(), delivery.name());
         match delivery {
             Delivery::Delivered => {}
             Delivery::Superseded => {

@@ -139,6 +139,17 @@ pub(crate) enum Delivery {
     },
 }
 
+impl Delivery {
+    /// `delivered`, `superseded` or `failed`, for metrics.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Superseded => "superseded",
+            Self::Failed { .. } => "failed",
+        }
+    }
+}
+
 /// One attempt, within the concurrency limit; `None` when shutting down.
 /// A target that panics, building its future or while it runs, is a
 /// rejection: a user's target must not take the delivery thread down.

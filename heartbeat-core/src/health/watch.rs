@@ -181,6 +181,7 @@ impl QueueWatch {
         let stats = match read {
             Ok(Ok(stats)) => {
                 *lock(&inner.last) = Some(stats);
+                crate::metrics::queue(&inner.name, &stats);
                 Ok(stats)
             }
             Ok(Err(e)) => Err(format!("its probe failed: {e}")),

@@ -96,10 +96,12 @@ impl WorkerRegistry {
             .iter()
             .map(|(name, e)| {
                 let ago = now.saturating_duration_since(e.last_beat);
+                let alive = !e.stopped && ago <= e.ttl;
+                crate::metrics::worker(name, alive);
                 WorkerStatus {
                     name: name.clone(),
                     critical: e.critical,
-                    alive: !e.stopped && ago <= e.ttl,
+                    alive,
                     stopped: e.stopped,
                     last_beat_secs_ago: ago.as_secs_f64(),
                     ttl_secs: e.ttl.as_secs_f64(),
