@@ -186,3 +186,62 @@ fn a_custom_target_gets_every_event_in_order() {
     assert!(lines[1]["duration_s"].as_f64().is_some());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// GET `path` from `addr` over plain HTTP/1.1: (status, body).
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    let status = reply.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = reply
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn axum_health_serves_worker_health_and_metrics() {
+    use std::io::BufRead;
+    let rx = Receiver::start().unwrap();
+    let mut child = command("axum_health", &rx)
+        .env("HEALTH_ADDR", "127.0.0.1:0")
+        .args(["--seconds", "60"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap()
+        .to_owned();
+    let (status, body) = http_get(&addr, "/health/workers");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    // 200 or 503 depending on where the simulation is; the body says which.
+    let expected = if json["status"] == "down" { 503 } else { 200 };
+    assert_eq!(status, expected, "{body}");
+    assert_eq!(json["workers"][0]["name"], "mailer");
+    let (status, _) = http_get(&addr, "/orders/13");
+    assert_eq!(status, 500);
+    let (status, metrics) = http_get(&addr, "/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("heartbeat_runs_total{") && l.contains("outcome=\"failure\"")),
+        "{metrics}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

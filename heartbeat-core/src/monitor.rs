@@ -135,7 +135,7 @@ impl Monitor {
     ) {
         let upsert = kind == EventKind::Start && self.sink.first_start(check);
         let run_id = run_id.unwrap_or_default();
-        tracing::info!(
+        tracing::debug!(
             target: "heartbeat",
             check = check.slug(),
             %run_id,
