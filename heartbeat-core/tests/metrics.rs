@@ -12,9 +12,12 @@ use heartbeat_core::{Check, Priority};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use support::{PATIENCE, fast};
 
+/// A metric as recorded: its name, its labels, its value.
+type Recorded = (String, Vec<(String, String)>, DebugValue);
+
 /// The value of the metric `name` whose labels include all of `labels`.
 fn value<'a>(
-    snapshot: &'a [(String, Vec<(String, String)>, DebugValue)],
+    snapshot: &'a [Recorded],
     name: &str,
     labels: &[(&str, &str)],
 ) -> Option<&'a DebugValue> {
@@ -57,7 +60,7 @@ async fn runs_queues_workers_and_deliveries_are_recorded() {
     let _alive = workers.register("mailer", Duration::from_secs(60));
     workers.report();
 
-    let snapshot: Vec<_> = snapshotter
+    let snapshot: Vec<Recorded> = snapshotter
         .snapshot()
         .into_vec()
         .into_iter()
