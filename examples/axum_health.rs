@@ -98,7 +98,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route_layer(routes)
         .route_service(
             "/health/workers",
-            HealthService::new().workers(&workers).queue(&queue),
+            HealthService::new()
+                .workers(&workers)
+                .queue(&queue)
+                .checks(&monitor),
         )
         .route("/metrics", get(move || async move { prometheus.render() }));
 

@@ -22,12 +22,18 @@ pub struct Keepalive {
     /// Keeps the monitor's delivery alive while the guard lives, even when
     /// every `Monitor` handle is gone.
     _sink: Option<Arc<Sink>>,
+    /// A registered worker that progress also beats.
+    worker: Option<crate::health::Worker>,
 }
 
 impl Keepalive {
     pub(crate) fn new(parts: Option<(Arc<KeepaliveState>, Arc<Sink>)>) -> Self {
         let (state, sink) = parts.unzip();
-        Self { state, _sink: sink }
+        Self {
+            state,
+            _sink: sink,
+            worker: None,
+        }
     }
 
     /// Records that the process made progress since the last tick. Cheap:
@@ -36,6 +42,18 @@ impl Keepalive {
         if let Some(s) = &self.state {
             s.progress.fetch_add(1, Relaxed);
         }
+        if let Some(worker) = &self.worker {
+            worker.beat();
+        }
+    }
+
+    /// Also beats `worker` (from a [`WorkerRegistry`](crate::health::WorkerRegistry))
+    /// at every [`progress`](Self::progress), so one call keeps both the
+    /// monitoring service and the health endpoint informed; dropping the
+    /// keepalive stops the worker.
+    pub fn feeding(mut self, worker: crate::health::Worker) -> Self {
+        self.worker = Some(worker);
+        self
     }
 
     /// Pings at every tick, whether or not [`progress`](Self::progress) was called.

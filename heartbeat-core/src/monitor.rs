@@ -288,6 +288,21 @@ impl Monitor {
         self.sink.targets.iter().map(String::as_str).collect()
     }
 
+    /// Each check's last finished run seen by this monitor's delivery
+    /// thread: slug, `"success"` or `"failure"`, and when it finished.
+    /// Empty for a monitor without a delivery thread ([`log_only`](Self::log_only)).
+    pub fn last_runs(&self) -> Vec<(String, &'static str, std::time::SystemTime)> {
+        let Some(shared) = &self.sink.shared else {
+            return Vec::new();
+        };
+        let mut runs: Vec<_> = crate::sync::lock(&shared.last_runs)
+            .iter()
+            .map(|(slug, (outcome, at))| (slug.clone(), *outcome, *at))
+            .collect();
+        runs.sort();
+        runs
+    }
+
     /// Delivery counters.
     pub fn stats(&self) -> Stats {
         match &self.sink.shared {

@@ -321,3 +321,24 @@ async fn the_report_sums_up_workers_and_breaches_as_json() {
             .ends_with('Z')
     );
 }
+
+#[test]
+fn a_keepalive_feeds_its_worker() {
+    let monitor = Monitor::log_only();
+    let registry = WorkerRegistry::new();
+    let check = Check::new("consumer").unwrap();
+    let keepalive = monitor
+        .keepalive(&check, Duration::from_secs(60))
+        .feeding(registry.register("consumer", Duration::from_secs(10)));
+    let registered = registry.last_beat("consumer").unwrap();
+    // Progress beats the worker (the wall clock moves on, however little).
+    while registry.last_beat("consumer").unwrap() == registered {
+        keepalive.progress();
+    }
+    assert!(registry.report()[0].alive);
+    // Dropping the keepalive stops the worker: down within its TTL.
+    drop(keepalive);
+    let report = HealthReport::gather(Some(&registry), &[]);
+    assert!(report.workers[0].stopped);
+    assert_eq!(report.status, HealthStatus::Down);
+}

@@ -28,6 +28,7 @@ use tower_service::Service;
 pub struct HealthService {
     workers: Option<WorkerRegistry>,
     watches: Vec<QueueWatch>,
+    monitor: Option<heartbeat_core::Monitor>,
 }
 
 impl HealthService {
@@ -49,9 +50,19 @@ impl HealthService {
         self
     }
 
+    /// Reports each check's last finished run as `monitor` saw it.
+    pub fn checks(mut self, monitor: &heartbeat_core::Monitor) -> Self {
+        self.monitor = Some(monitor.clone());
+        self
+    }
+
     /// The report now.
     pub fn report(&self) -> HealthReport {
-        HealthReport::gather(self.workers.as_ref(), &self.watches)
+        let report = HealthReport::gather(self.workers.as_ref(), &self.watches);
+        match &self.monitor {
+            Some(monitor) => report.with_checks(monitor),
+            None => report,
+        }
     }
 
     fn respond(&self, method: &Method) -> Response<String> {

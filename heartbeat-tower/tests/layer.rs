@@ -188,7 +188,10 @@ async fn in_a_real_axum_server_routes_are_runs_and_health_is_served() {
             }),
         )
         .route_layer(layer)
-        .route_service("/health/workers", HealthService::new().workers(&workers));
+        .route_service(
+            "/health/workers",
+            HealthService::new().workers(&workers).checks(&monitor),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -217,6 +220,10 @@ async fn in_a_real_axum_server_routes_are_runs_and_health_is_served() {
     assert_eq!(json["status"], "ok");
     assert_eq!(json["workers"][0]["name"], "mailer");
     assert_eq!(json["workers"][0]["alive"], true);
+    // The route's last run (order 13) failed, moments ago.
+    assert_eq!(json["checks"][0]["check"], "route-orders--id-");
+    assert_eq!(json["checks"][0]["last_outcome"], "failure");
+    assert!(json["checks"][0]["age_secs"].as_f64().unwrap() < 60.0);
     // The critical worker stops: 503, and the report says why.
     drop(mailer);
     let (status, body) = get(&client, &format!("{base}/health/workers")).await;
@@ -236,4 +243,43 @@ async fn in_a_real_axum_server_routes_are_runs_and_health_is_served() {
         .await
         .unwrap();
     assert_eq!(post.status().as_u16(), 405);
+}
+
+/// Picks a check and takes each delivery's run id and attempt from it.
+#[derive(Clone)]
+struct Deliveries;
+
+struct Delivery {
+    id: u128,
+    attempt: u32,
+}
+
+impl heartbeat_tower::PickCheck<Delivery> for Deliveries {
+    fn pick(&self, _: &Delivery) -> Option<Check> {
+        Check::new("webhook").ok()
+    }
+
+    fn options(&self, delivery: &Delivery) -> heartbeat_core::RunOptions {
+        heartbeat_core::RunOptions::new()
+            .run_id(heartbeat_core::RunId::from_u128(delivery.id))
+            .attempt(delivery.attempt)
+    }
+}
+
+#[tokio::test]
+async fn run_options_come_from_each_request() {
+    let (monitor, recorder) = recorded();
+    let service = HeartbeatLayer::per_request(&monitor, Deliveries)
+        .layer(service_fn(|_: Delivery| async { Ok::<_, Infallible>(()) }));
+    service
+        .oneshot(Delivery { id: 42, attempt: 3 })
+        .await
+        .unwrap();
+    assert!(monitor.flush(PATIENCE).await.is_complete());
+    let events = recorder.events();
+    assert_eq!(events.len(), 2);
+    for event in &events {
+        assert_eq!(event.run_id(), heartbeat_core::RunId::from_u128(42));
+        assert_eq!(event.attempt(), 3);
+    }
 }

@@ -20,6 +20,10 @@ pub(crate) struct Shared {
     /// from the queue's own wake-up so that a full worker can stop listening
     /// to pushes (each would be a pointless wake) and still hear these.
     pub(crate) control: tokio::sync::Notify,
+    /// Each check's last final event (its outcome and time), recorded by
+    /// the worker as it takes events, off the job path.
+    pub(crate) last_runs:
+        Mutex<std::collections::HashMap<String, (&'static str, std::time::SystemTime)>>,
 }
 
 impl Shared {
@@ -30,6 +34,7 @@ impl Shared {
             flushes: Mutex::new(Vec::new()),
             keepalives: Mutex::new(Vec::new()),
             control: tokio::sync::Notify::new(),
+            last_runs: Mutex::default(),
         }
     }
 

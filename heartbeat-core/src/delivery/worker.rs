@@ -170,6 +170,14 @@ impl Worker {
     /// check on each.
     fn dispatch(&mut self, event: Arc<Event>) {
         self.watch.track(&event);
+        if event.kind.is_final() {
+            let outcome = if event.kind.is_failure() {
+                "failure"
+            } else {
+                "success"
+            };
+            lock(&self.shared.last_runs).insert(event.check.slug().to_owned(), (outcome, event.at));
+        }
         for idx in 0..self.slots.len() {
             match self.slots[idx].target.plan(&event) {
                 Plan::Send => {}

@@ -23,7 +23,7 @@ mod watch;
 mod workers;
 
 pub use probe::{ProbeError, QueueProbe, QueueStats};
-pub use report::{HealthReport, HealthStatus};
+pub use report::{CheckReport, HealthReport, HealthStatus};
 pub use rules::{Breach, Rule};
 pub use watch::{QueueWatch, QueueWatchBuilder};
 pub use workers::{Worker, WorkerRegistry, WorkerStatus};

@@ -34,6 +34,21 @@ pub struct HealthReport {
     pub workers: Vec<WorkerStatus>,
     /// The rules in breach.
     pub breaches: Vec<Breach>,
+    /// Each check's last finished run, when the report was given a monitor
+    /// ([`with_checks`](Self::with_checks)).
+    pub checks: Vec<CheckReport>,
+}
+
+/// A check's last finished run, as a health report shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct CheckReport {
+    /// The check's slug.
+    pub check: String,
+    /// `"success"` or `"failure"`.
+    pub last_outcome: &'static str,
+    /// Seconds since that run finished.
+    pub age_secs: f64,
 }
 
 impl HealthReport {
@@ -69,7 +84,25 @@ impl HealthReport {
             queues,
             workers,
             breaches,
+            checks: Vec::new(),
         }
+    }
+
+    /// Adds each check's last finished run as `monitor` saw it (its
+    /// outcome and age; it does not change the status: a failed run is
+    /// the monitoring service's to alert on).
+    pub fn with_checks(mut self, monitor: &crate::Monitor) -> Self {
+        let now = std::time::SystemTime::now();
+        self.checks = monitor
+            .last_runs()
+            .into_iter()
+            .map(|(check, last_outcome, at)| CheckReport {
+                check,
+                last_outcome,
+                age_secs: now.duration_since(at).unwrap_or_default().as_secs_f64(),
+            })
+            .collect();
+        self
     }
 
     /// Whether a health endpoint answers 200: every critical worker is

@@ -2,7 +2,7 @@
 
 use std::task::{Context, Poll};
 
-use heartbeat_core::{Check, RunOptions};
+use heartbeat_core::Check;
 use tower_service::Service;
 
 use super::{Classify, DefaultClassify, HeartbeatLayer, PickCheck, ResponseFuture};
@@ -51,7 +51,10 @@ where
             .pick
             .pick(&request)
             .filter(|check| layer.checks.admit(check))
-            .map(|check| layer.monitor.start_with(&check, RunOptions::new().quiet()));
+            .map(|check| {
+                let options = layer.pick.options(&request).quiet();
+                layer.monitor.start_with(&check, options)
+            });
         ResponseFuture::new(self.inner.call(request), run, layer.classify.clone())
     }
 }
