@@ -171,12 +171,7 @@ impl Worker {
     fn dispatch(&mut self, event: Arc<Event>) {
         self.watch.track(&event);
         if event.kind.is_final() {
-            let outcome = if event.kind.is_failure() {
-                "failure"
-            } else {
-                "success"
-            };
-            lock(&self.shared.last_runs).insert(event.check.slug().to_owned(), (outcome, event.at));
+            self.record_last_run(&event);
         }
         for idx in 0..self.slots.len() {
             match self.slots[idx].target.plan(&event) {
@@ -201,6 +196,23 @@ impl Worker {
                 let counters = &self.shared.counters;
                 counters.in_worker.fetch_sub(folded, Relaxed);
                 counters.folded.fetch_add(folded, Relaxed);
+            }
+        }
+    }
+
+    /// Remembers a check's last finished run for health reports (no
+    /// allocation once the check is known: this runs for every run).
+    fn record_last_run(&self, event: &Event) {
+        let outcome = if event.kind.is_failure() {
+            "failure"
+        } else {
+            "success"
+        };
+        let mut last_runs = lock(&self.shared.last_runs);
+        match last_runs.get_mut(event.check.slug()) {
+            Some(last) => *last = (outcome, event.at),
+            None => {
+                last_runs.insert(event.check.slug().to_owned(), (outcome, event.at));
             }
         }
     }
