@@ -166,6 +166,8 @@ pub use run::{RunGuard, RunOptions};
 pub use schedule::{Priority, Schedule, validate_cron};
 pub use stats::{FlushEnd, FlushReport, Stats, Undelivered};
 pub use target::{BoxFuture, Plan, Target, Verdict};
+#[cfg(feature = "sentry")]
+pub use targets::SentryCrons;
 pub use targets::{Cronitor, Healthchecks, IntoTarget, TargetContext, UrlTemplate};
 
 #[cfg(feature = "macros")]

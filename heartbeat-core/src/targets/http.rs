@@ -86,8 +86,8 @@ pub(crate) struct Ping {
     pub(crate) headers: Vec<(&'static str, String)>,
     /// Sent as HTTP Basic auth, the key as user name and no password.
     pub(crate) basic_auth: Option<crate::secret::Secret>,
-    /// The body's content type when there is one (default text/plain).
-    pub(crate) json: bool,
+    /// The body's content type, when there is a body.
+    pub(crate) content_type: &'static str,
 }
 
 impl Ping {
@@ -99,14 +99,14 @@ impl Ping {
             body,
             headers: Vec::new(),
             basic_auth: None,
-            json: false,
+            content_type: "text/plain; charset=utf-8",
         }
     }
 
     /// A JSON request to a management API.
     pub(crate) fn json(method: Method, url: Url, body: &serde_json::Value) -> Self {
         Self {
-            json: true,
+            content_type: "application/json",
             ..Self::new(method, url, Some(body.to_string().into_bytes()))
         }
     }
@@ -133,13 +133,8 @@ impl HttpClient {
             req = req.basic_auth(key.expose(), Some(""));
         }
         if let Some(body) = ping.body {
-            let content_type = if ping.json {
-                "application/json"
-            } else {
-                "text/plain; charset=utf-8"
-            };
             req = req
-                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .header(reqwest::header::CONTENT_TYPE, ping.content_type)
                 .body(body);
         }
         let mut resp = req.send().await.map_err(transport)?;

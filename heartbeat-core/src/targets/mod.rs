@@ -8,12 +8,16 @@ mod context;
 mod cronitor;
 mod healthchecks;
 mod http;
+#[cfg(feature = "sentry")]
+mod sentry;
 mod tls;
 mod url_template;
 
 pub use context::{IntoTarget, TargetContext};
 pub use cronitor::Cronitor;
 pub use healthchecks::Healthchecks;
+#[cfg(feature = "sentry")]
+pub use sentry::SentryCrons;
 pub use url_template::UrlTemplate;
 
 pub(crate) use http::{HttpClient, check_key, parse_base_url};
