@@ -137,6 +137,8 @@ mod run;
 mod run_macros;
 mod schedule;
 mod secret;
+#[cfg(feature = "sentry")]
+mod sentry_events;
 mod sink;
 mod stats;
 mod sync;
@@ -164,6 +166,8 @@ pub use monitor::{FlushGuard, Monitor, MonitorBuilder, env};
 pub use outcome::{Outcome, RunOutcome};
 pub use run::{RunGuard, RunOptions};
 pub use schedule::{Priority, Schedule, validate_cron};
+#[cfg(feature = "sentry")]
+pub use sentry_events::SentryEvents;
 pub use stats::{FlushEnd, FlushReport, Stats, Undelivered};
 pub use target::{BoxFuture, Plan, Target, Verdict};
 #[cfg(feature = "sentry")]

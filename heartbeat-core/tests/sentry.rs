@@ -199,3 +199,95 @@ fn a_bad_dsn_is_a_typed_error_that_does_not_echo_it() {
     assert!(text.contains("Sentry DSN"), "{text}");
     assert!(!text.contains("secretkey"), "{text}");
 }
+
+#[derive(Debug)]
+struct BackupFailed(std::io::Error);
+
+impl std::fmt::Display for BackupFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("nightly backup failed")
+    }
+}
+
+impl std::error::Error for BackupFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+#[test]
+fn a_failed_run_is_one_sentry_event_through_the_applications_client() {
+    use heartbeat_core::{Priority, SentryEvents};
+    use sentry::protocol::{EnvelopeItem, Level};
+
+    let monitor = Monitor::builder()
+        .on_finish(SentryEvents::new())
+        .build()
+        .unwrap();
+    let check = Check::builder("nightly-backup")
+        .priority(Priority::P1)
+        .runbook("https://wiki.example.com/backup")
+        .build()
+        .unwrap();
+    let envelopes = sentry::test::with_captured_envelopes(|| {
+        monitor.start(&check).success();
+        let run = monitor.start(&check);
+        run.log("copied 3 of 5 tables");
+        run.fail(&BackupFailed(std::io::Error::other("disk full")));
+    });
+    assert_eq!(envelopes.len(), 1, "the success sends nothing");
+    let event = envelopes[0].event().expect("an event");
+    let chain: Vec<(&str, Option<&str>)> = event
+        .exception
+        .iter()
+        .map(|e| (e.ty.as_str(), e.value.as_deref()))
+        .collect();
+    assert_eq!(
+        chain,
+        [
+            ("Custom", Some("disk full")),
+            ("BackupFailed", Some("nightly backup failed")),
+        ]
+    );
+    assert_eq!(event.level, Level::Fatal, "P1");
+    assert_eq!(event.tags["job"], "nightly-backup");
+    assert_eq!(event.tags["priority"], "P1");
+    assert_eq!(event.tags["attempt"], "1");
+    assert_eq!(event.tags["run_id"].len(), 36);
+    let fingerprint: Vec<&str> = event.fingerprint.iter().map(|f| f.as_ref()).collect();
+    assert_eq!(fingerprint, ["heartbeat", "nightly-backup", "BackupFailed"]);
+    let runbook = serde_json::to_value(&event.contexts["runbook"]).unwrap();
+    assert_eq!(runbook["url"], "https://wiki.example.com/backup");
+    let log = envelopes[0]
+        .items()
+        .find_map(|item| match item {
+            EnvelopeItem::Attachment(a) if a.filename == "run.log" => Some(a.buffer.clone()),
+            _ => None,
+        })
+        .expect("the log tail attached as run.log");
+    assert!(String::from_utf8_lossy(&log).contains("copied 3 of 5 tables"));
+}
+
+#[test]
+fn an_exit_status_is_a_message_event_and_p3_a_warning() {
+    use heartbeat_core::{Priority, SentryEvents};
+    let monitor = Monitor::builder()
+        .on_finish(SentryEvents::new())
+        .build()
+        .unwrap();
+    let check = Check::builder("cleanup")
+        .priority(Priority::P3)
+        .build()
+        .unwrap();
+    let envelopes = sentry::test::with_captured_envelopes(|| {
+        monitor.start(&check).exit_code(3);
+    });
+    let event = envelopes[0].event().unwrap();
+    assert_eq!(
+        event.message.as_deref(),
+        Some("cleanup: exited with status 3")
+    );
+    assert_eq!(event.level, sentry::protocol::Level::Warning);
+    let fingerprint: Vec<&str> = event.fingerprint.iter().map(|f| f.as_ref()).collect();
+    assert_eq!(fingerprint, ["heartbeat", "cleanup", "message"]);
+}

@@ -39,7 +39,7 @@ const CHECK_INS_PER_MINUTE: u32 = 6;
 /// | setting | default |
 /// |---|---|
 /// | [`dsn`](Self::dsn) | the DSN of the Sentry client bound to the main hub (`sentry::init`), else `SENTRY_DSN`; looked up at the first check-in, so a monitor built before `sentry::init` finds it |
-/// | environment | the Sentry client's, else the monitor's ([`MonitorBuilder::environment`](crate::MonitorBuilder::environment), `HEARTBEAT_ENV`) |
+/// | environment | the monitor's ([`MonitorBuilder::environment`](crate::MonitorBuilder::environment), `HEARTBEAT_ENV`), else the Sentry client's |
 ///
 /// heartbeat never calls `sentry::init` and never sends through the Sentry
 /// client: check-ins travel on heartbeat's engine, so an unreachable or
@@ -144,12 +144,14 @@ impl SentryTarget {
         Some(self.dsn.get_or_init(|| found))
     }
 
-    /// The Sentry client's environment, else the monitor's.
+    /// The monitor's environment when it has one (it is the more
+    /// specific setting), else the Sentry client's.
     fn environment(&self) -> Option<String> {
-        sentry::Hub::main()
-            .client()
-            .and_then(|c| c.options().environment.as_deref().map(str::to_owned))
-            .or_else(|| self.environment.clone())
+        self.environment.clone().or_else(|| {
+            sentry::Hub::main()
+                .client()
+                .and_then(|c| c.options().environment.as_deref().map(str::to_owned))
+        })
     }
 
     fn request(&self, dsn: &Dsn, event: &Event) -> Ping {

@@ -1,0 +1,122 @@
+//! [`SentryEvents`]: failed runs as Sentry events, through the
+//! application's own Sentry client (feature `sentry`).
+
+use sentry::protocol::{Attachment, Context, Event, Level};
+
+use crate::hooks::{FinishHook, RunFinish};
+use crate::outcome::Outcome;
+use crate::schedule::Priority;
+
+/// A finish hook that reports every failed run to Sentry, through the
+/// Sentry client of the job's thread (the hub `sentry::init` bound), so the
+/// application's scope, integrations and `before_send` apply:
+///
+/// - the exception with its source chain (`sentry::event_from_error` on
+///   the run's typed error), or the failure message (an exit status, a
+///   `fail_message`);
+/// - tags `job` (the slug), `run_id`, `priority`, `attempt`;
+/// - a fingerprint per job and error type, so one broken job is one issue;
+/// - the runbook in a `runbook` context; the level from the priority (P1
+///   fatal, P2 error, P3 warning);
+/// - the run's log tail as an attachment named `run.log`.
+///
+/// A panic is left to sentry's panic integration when the client has it,
+/// so it is reported once. With no Sentry client, it does nothing.
+///
+/// ```no_run
+/// use heartbeat_core::{Monitor, SentryCrons, SentryEvents};
+/// let monitor = Monitor::builder()
+///     .target(SentryCrons::new())
+///     .on_finish(SentryEvents::new())
+///     .build()?;
+/// # Ok::<(), heartbeat_core::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct SentryEvents {
+    _private: (),
+}
+
+impl SentryEvents {
+    /// The hook.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// Sentry's level for a failure of this priority.
+fn level(priority: Priority) -> Level {
+    match priority {
+        Priority::P1 => Level::Fatal,
+        Priority::P2 => Level::Error,
+        Priority::P3 => Level::Warning,
+    }
+}
+
+impl FinishHook for SentryEvents {
+    fn on_finish(&self, run: &RunFinish<'_>) {
+        let reason = match run.outcome() {
+            Outcome::Failure(reason) => reason.clone(),
+            Outcome::ExitCode(code) if *code != 0 => format!("exited with status {code}"),
+            _ => return,
+        };
+        let hub = sentry::Hub::current();
+        let Some(client) = hub.client() else { return };
+        let panic_integration = client
+            .options()
+            .integrations
+            .iter()
+            .any(|i| i.name() == "panic");
+        if run.panic_message().is_some() && panic_integration {
+            return;
+        }
+        let check = run.check();
+        let mut event = match run.error() {
+            Some(error) => sentry::event_from_error(error),
+            None => Event {
+                message: Some(format!("{}: {reason}", check.slug())),
+                ..Event::default()
+            },
+        };
+        let kind = event
+            .exception
+            .last()
+            .map_or_else(|| "message".to_owned(), |e| e.ty.clone());
+        event.level = level(check.priority());
+        event.logger = Some("heartbeat".into());
+        event.fingerprint = vec![
+            "heartbeat".into(),
+            check.slug().to_owned().into(),
+            kind.into(),
+        ]
+        .into();
+        event.tags.insert("job".into(), check.slug().into());
+        event.tags.insert("run_id".into(), run.run_id().to_string());
+        event
+            .tags
+            .insert("priority".into(), check.priority().as_str().into());
+        event
+            .tags
+            .insert("attempt".into(), run.attempt().to_string());
+        if let Some(url) = check.runbook() {
+            let mut runbook = std::collections::BTreeMap::new();
+            runbook.insert("url".to_owned(), url.into());
+            event
+                .contexts
+                .insert("runbook".into(), Context::Other(runbook));
+        }
+        let log = run.log();
+        hub.with_scope(
+            |scope| {
+                if !log.is_empty() {
+                    scope.add_attachment(Attachment {
+                        buffer: log.to_vec(),
+                        filename: "run.log".into(),
+                        content_type: Some("text/plain".into()),
+                        ..Attachment::default()
+                    });
+                }
+            },
+            || hub.capture_event(event),
+        );
+    }
+}
