@@ -245,3 +245,42 @@ fn axum_health_serves_worker_health_and_metrics() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn sentry_crons_sends_paired_check_ins_and_one_error_event() {
+    let rx = Receiver::start().unwrap();
+    let out = command("sentry_crons", &rx)
+        .env_remove("SENTRY_DSN")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // (slug, status) of each check-in line the example printed.
+    let mut check_ins: Vec<(String, String)> = stdout
+        .lines()
+        .filter_map(|l| {
+            let mut fields = l.split_whitespace();
+            (fields.next()? == "check-in")
+                .then(|| Some((fields.next()?.to_owned(), fields.next()?.to_owned())))?
+        })
+        .collect();
+    check_ins.sort();
+    assert_eq!(
+        check_ins,
+        [
+            ("nightly-cleanup".to_owned(), "in_progress".to_owned()),
+            ("nightly-cleanup".to_owned(), "ok".to_owned()),
+            ("send-invoices".to_owned(), "error".to_owned()),
+            ("send-invoices".to_owned(), "in_progress".to_owned()),
+        ]
+    );
+    let events: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.split_whitespace().next() == Some("event"))
+        .collect();
+    assert_eq!(events.len(), 1, "{stdout}");
+    assert!(
+        events[0].split_whitespace().any(|f| f == "level=\"fatal\""),
+        "{stdout}"
+    );
+}
