@@ -33,6 +33,8 @@ pub const MAX_SLUG_LEN: usize = heartbeat_validate::MAX_SLUG_LEN;
 /// | [`max_runtime`](CheckBuilder::max_runtime) | none | a "taking too long" signal while a run is still running |
 /// | [`runbook`](CheckBuilder::runbook) | none | appended to failure messages and logs |
 /// | [`priority`](CheckBuilder::priority) | [`Priority::P2`] | logs, Sentry tags |
+/// | [`failure_tolerance`](CheckBuilder::failure_tolerance) | none (the service's: alert on the first failure) | Sentry `failure_issue_threshold`, Cronitor `failure_tolerance` |
+/// | [`recovery_threshold`](CheckBuilder::recovery_threshold) | none (the service's) | Sentry `recovery_threshold` |
 ///
 /// ```
 /// use std::time::Duration;
@@ -73,6 +75,8 @@ struct CheckInner {
     grace: Option<Duration>,
     max_runtime: Option<Duration>,
     runbook: Option<String>,
+    failure_tolerance: Option<u32>,
+    recovery_threshold: Option<u32>,
     priority: Priority,
     /// Whether the priority was set, not defaulted: only then is it sent
     /// to the services as a tag.
@@ -102,6 +106,8 @@ impl Check {
             max_runtime: None,
             runbook: None,
             priority: None,
+            failure_tolerance: None,
+            recovery_threshold: None,
         }
     }
 
@@ -128,6 +134,16 @@ impl Check {
     /// How long a run may take before it counts as "taking too long".
     pub fn max_runtime(&self) -> Option<Duration> {
         self.inner.max_runtime
+    }
+
+    /// Consecutive failures the service tolerates before alerting, if set.
+    pub fn failure_tolerance(&self) -> Option<u32> {
+        self.inner.failure_tolerance
+    }
+
+    /// Consecutive successes that resolve an alert, if set.
+    pub fn recovery_threshold(&self) -> Option<u32> {
+        self.inner.recovery_threshold
     }
 
     /// The runbook linked from this check's failures.
@@ -190,6 +206,8 @@ impl fmt::Debug for Check {
             .field("max_runtime", &self.inner.max_runtime)
             .field("runbook", &self.inner.runbook)
             .field("priority", &self.inner.priority)
+            .field("failure_tolerance", &self.inner.failure_tolerance)
+            .field("recovery_threshold", &self.inner.recovery_threshold)
             .finish()
     }
 }
@@ -208,6 +226,8 @@ pub struct CheckBuilder {
     max_runtime: Option<Duration>,
     runbook: Option<String>,
     priority: Option<Priority>,
+    failure_tolerance: Option<u32>,
+    recovery_threshold: Option<u32>,
 }
 
 impl CheckBuilder {
@@ -266,6 +286,26 @@ impl CheckBuilder {
     pub fn priority(self, priority: Priority) -> Self {
         Self {
             priority: Some(priority),
+            ..self
+        }
+    }
+
+    /// How many consecutive failed runs the service tolerates before it
+    /// alerts (0: alert on the first). Upserted monitors get it: Sentry as
+    /// `failure_issue_threshold` (tolerance + 1), Cronitor as
+    /// `failure_tolerance`.
+    pub fn failure_tolerance(self, failures: u32) -> Self {
+        Self {
+            failure_tolerance: Some(failures),
+            ..self
+        }
+    }
+
+    /// How many consecutive successful runs resolve an alert (at least 1):
+    /// Sentry's `recovery_threshold`.
+    pub fn recovery_threshold(self, successes: u32) -> Self {
+        Self {
+            recovery_threshold: Some(successes.max(1)),
             ..self
         }
     }
@@ -384,6 +424,8 @@ impl CheckBuilder {
                 grace: self.grace,
                 max_runtime: self.max_runtime,
                 runbook: self.runbook,
+                failure_tolerance: self.failure_tolerance,
+                recovery_threshold: self.recovery_threshold,
                 priority: self.priority.unwrap_or_default(),
                 priority_set: self.priority.is_some(),
             }),

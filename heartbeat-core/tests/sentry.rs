@@ -61,6 +61,8 @@ fn runs_are_paired_check_ins_with_the_monitor_config() {
         .timezone("Europe/Paris")
         .grace(Duration::from_secs(15 * 60))
         .max_runtime(Duration::from_secs(60 * 60 + 30))
+        .failure_tolerance(2)
+        .recovery_threshold(3)
         .build()
         .unwrap();
     monitor.start(&check).success();
@@ -103,6 +105,8 @@ fn runs_are_paired_check_ins_with_the_monitor_config() {
                 "timezone": "Europe/Paris",
                 "checkin_margin": 15,
                 "max_runtime": 61,
+                "failure_issue_threshold": 3,
+                "recovery_threshold": 3,
             })
         );
     }

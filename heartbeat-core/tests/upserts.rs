@@ -193,6 +193,7 @@ fn cronitor_upserts_with_put_and_basic_auth() {
     monitor.start(&check).success();
     let every = Check::builder("every-two-hours")
         .every(Duration::from_secs(7200))
+        .failure_tolerance(2)
         .build()
         .unwrap();
     monitor.start(&every).success();
@@ -221,6 +222,7 @@ fn cronitor_upserts_with_put_and_basic_auth() {
             "key": "every-two-hours",
             "schedule": "every 120 minutes",
             "timezone": "UTC",
+            "failure_tolerance": 2,
         }]})
     );
     assert_eq!(

@@ -252,6 +252,9 @@ impl CronitorTarget {
         if let Some(runbook) = check.runbook() {
             monitor.insert("note".into(), format!("runbook: {runbook}").into());
         }
+        if let Some(tolerated) = check.failure_tolerance() {
+            monitor.insert("failure_tolerance".into(), tolerated.into());
+        }
         let body = serde_json::json!({ "monitors": [monitor] });
         let mut ping = Ping::json(Method::PUT, http::join(api, &["monitors"]), &body);
         ping.basic_auth = Some(self.api_key.clone());

@@ -214,6 +214,13 @@ fn monitor_config(check: &Check) -> Option<serde_json::Value> {
     if let Some(max) = check.max_runtime() {
         config["max_runtime"] = minutes_up(max).into();
     }
+    if let Some(tolerated) = check.failure_tolerance() {
+        // Sentry counts the failure that opens the issue; tolerance does not.
+        config["failure_issue_threshold"] = (tolerated + 1).into();
+    }
+    if let Some(successes) = check.recovery_threshold() {
+        config["recovery_threshold"] = successes.into();
+    }
     Some(config)
 }
 
