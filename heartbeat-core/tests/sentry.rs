@@ -295,3 +295,67 @@ fn an_exit_status_is_a_message_event_and_p3_a_warning() {
     let fingerprint: Vec<&str> = event.fingerprint.iter().map(|f| f.as_ref()).collect();
     assert_eq!(fingerprint, ["heartbeat", "cleanup", "message"]);
 }
+
+/// Sentry down, erroring, rate-limiting or slow: the runs return at once,
+/// a short flush keeps its deadline, and once Sentry is back every run's
+/// final check-in arrives.
+#[test]
+fn every_final_check_in_survives_sentry_misbehaving() {
+    use heartbeat_core::test::Fault;
+    for fault in [
+        Fault::Refuse,
+        Fault::Status(500),
+        Fault::TooManyRequests {
+            retry_after_secs: 1,
+        },
+        Fault::Slow(Duration::from_secs(2)),
+    ] {
+        let rx = Receiver::start().unwrap();
+        rx.set_fault(fault.clone());
+        let monitor = fast()
+            .target(SentryCrons::new().dsn(dsn(&rx)))
+            .build()
+            .unwrap();
+        for i in 0..3 {
+            let run = monitor.start(&Check::new(format!("job-{i}")).unwrap());
+            if i == 1 {
+                run.fail_message("broken");
+            } else {
+                run.success();
+            }
+        }
+        let deadline = Duration::from_millis(300);
+        let started = std::time::Instant::now();
+        let report = monitor.flush_blocking(deadline);
+        assert!(
+            started.elapsed() < deadline + Duration::from_secs(2),
+            "{fault:?}: the flush overran its deadline"
+        );
+        assert!(!report.is_complete(), "{fault:?}: {report}");
+        rx.set_fault(Fault::None);
+        let report = monitor.flush_blocking(PATIENCE);
+        assert!(report.is_complete(), "{fault:?}: {report}");
+        let mut finals: Vec<(String, String)> = check_ins(&rx)
+            .iter()
+            .filter(|c| c["status"] != "in_progress")
+            .map(|c| {
+                (
+                    c["monitor_slug"].as_str().unwrap().to_owned(),
+                    c["status"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        finals.sort();
+        finals.dedup();
+        assert_eq!(
+            finals,
+            [
+                ("job-0".to_owned(), "ok".to_owned()),
+                ("job-1".to_owned(), "error".to_owned()),
+                ("job-2".to_owned(), "ok".to_owned()),
+            ],
+            "{fault:?}"
+        );
+        assert_eq!(monitor.stats().failed, 0, "{fault:?}");
+    }
+}
