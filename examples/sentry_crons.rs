@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use heartbeat_core::test::Receiver;
-use heartbeat_core::{Check, Monitor, Priority, SentryCrons, SentryEvents};
+use heartbeat_core::{Check, Monitor, Priority, SentryCrons};
 
 #[derive(Debug)]
 struct InvoiceError(std::io::Error);
@@ -54,7 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let monitor = Monitor::builder()
         .target(SentryCrons::new())
-        .on_finish(SentryEvents::new())
+        .sentry_events()
         .build()?;
     let nightly = Check::builder("nightly-cleanup")
         .schedule("30 2 * * *")

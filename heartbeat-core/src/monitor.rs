@@ -582,6 +582,15 @@ impl MonitorBuilder {
         self
     }
 
+    /// Reports failed runs to Sentry through the application's client, and
+    /// tags events captured during a run with it: [`SentryEvents`](crate::SentryEvents)
+    /// as both a start and a finish hook.
+    #[cfg(feature = "sentry")]
+    pub fn sentry_events(self) -> Self {
+        self.on_start(crate::SentryEvents::new())
+            .on_finish(crate::SentryEvents::new())
+    }
+
     /// The environment name attached to pings (Cronitor `env`).
     pub fn environment(self, environment: impl Into<String>) -> Self {
         Self {

@@ -3,7 +3,7 @@
 
 use sentry::protocol::{Attachment, Context, Event, Level};
 
-use crate::hooks::{FinishHook, RunFinish};
+use crate::hooks::{FinishHook, RunFinish, RunStart, StartHook};
 use crate::outcome::Outcome;
 use crate::schedule::Priority;
 
@@ -20,14 +20,22 @@ use crate::schedule::Priority;
 ///   fatal, P2 error, P3 warning);
 /// - the run's log tail as an attachment named `run.log`.
 ///
-/// A panic is left to sentry's panic integration when the client has it,
-/// so it is reported once. With no Sentry client, it does nothing.
+/// As a start hook it sets the run's tags on the thread's Sentry scope for
+/// the run's duration, so that an event captured meanwhile (sentry's panic
+/// integration's, your own `capture_error`) carries them; a panic is then
+/// left to the panic integration when the client has it, so it is
+/// reported once. (Scopes are per thread: an async run that moves between
+/// threads, or interleaves with others on one, tags what runs there.) With
+/// no Sentry client, it does nothing.
+///
+/// [`MonitorBuilder::sentry_events`](crate::MonitorBuilder::sentry_events)
+/// registers it as both hooks:
 ///
 /// ```no_run
-/// use heartbeat_core::{Monitor, SentryCrons, SentryEvents};
+/// use heartbeat_core::{Monitor, SentryCrons};
 /// let monitor = Monitor::builder()
 ///     .target(SentryCrons::new())
-///     .on_finish(SentryEvents::new())
+///     .sentry_events()
 ///     .build()?;
 /// # Ok::<(), heartbeat_core::ConfigError>(())
 /// ```
@@ -52,8 +60,36 @@ fn level(priority: Priority) -> Level {
     }
 }
 
+/// The tags a run puts on events.
+const TAGS: [&str; 4] = ["job", "run_id", "priority", "attempt"];
+
+impl StartHook for SentryEvents {
+    fn on_start(&self, run: &mut RunStart<'_>) {
+        let (slug, run_id, priority, attempt) = (
+            run.check().slug().to_owned(),
+            run.run_id().to_string(),
+            run.check().priority().as_str(),
+            run.attempt().to_string(),
+        );
+        sentry::Hub::current().configure_scope(|scope| {
+            for (tag, value) in TAGS
+                .into_iter()
+                .zip([slug, run_id, priority.to_owned(), attempt])
+            {
+                scope.set_tag(tag, value);
+            }
+        });
+    }
+}
+
 impl FinishHook for SentryEvents {
     fn on_finish(&self, run: &RunFinish<'_>) {
+        // The run is over: its tags leave the thread's scope.
+        sentry::Hub::current().configure_scope(|scope| {
+            for tag in TAGS {
+                scope.remove_tag(tag);
+            }
+        });
         let reason = match run.outcome() {
             Outcome::Failure(reason) => reason.clone(),
             Outcome::ExitCode(code) if *code != 0 => format!("exited with status {code}"),

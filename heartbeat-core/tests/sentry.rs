@@ -112,14 +112,17 @@ fn runs_are_paired_check_ins_with_the_monitor_config() {
     }
 }
 
+/// The only test that binds a client to the main hub (process-wide).
 #[test]
 fn the_dsn_and_environment_come_from_the_sentry_client_bound_later() {
     let rx = Receiver::start().unwrap();
     // Built before the Sentry client exists, as a `main` may do.
     let monitor = fast().target(SentryCrons::new()).build().unwrap();
+    let transport = sentry::test::TestTransport::new();
     let options = sentry::ClientOptions::new()
         .dsn(&dsn(&rx))
-        .environment("staging");
+        .environment("staging")
+        .transport(transport.clone());
     sentry::Hub::main().bind_client(Some(Arc::new(sentry::Client::from(options))));
     monitor
         .start(&Check::new("hourly-report").unwrap())
@@ -131,6 +134,34 @@ fn the_dsn_and_environment_come_from_the_sentry_client_bound_later() {
     assert!(
         c.iter().all(|c| c.get("monitor_config").is_none()),
         "no schedule, no config"
+    );
+
+    // A run over its max runtime: one warning event through that client,
+    // and the check-in stays in progress.
+    let slow = Check::builder("slow-report")
+        .max_runtime(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let run = monitor.start(&slow);
+    let deadline = std::time::Instant::now() + PATIENCE;
+    let mut warnings = Vec::new();
+    while warnings.is_empty() && std::time::Instant::now() < deadline {
+        warnings.extend(transport.fetch_and_clear_envelopes());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    run.success();
+    assert!(monitor.flush_blocking(PATIENCE).is_complete());
+    warnings.extend(transport.fetch_and_clear_envelopes());
+    assert_eq!(warnings.len(), 1, "one warning per run");
+    let event = warnings[0].event().unwrap();
+    assert_eq!(event.level, sentry::Level::Warning);
+    assert_eq!(event.tags["job"], "slow-report");
+    assert!(
+        event
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("job taking too long")
     );
 }
 
@@ -358,4 +389,34 @@ fn every_final_check_in_survives_sentry_misbehaving() {
         );
         assert_eq!(monitor.stats().failed, 0, "{fault:?}");
     }
+}
+
+#[test]
+fn a_panic_is_one_event_from_the_panic_integration_carrying_the_run() {
+    let monitor = Monitor::builder().sentry_events().build().unwrap();
+    let check = Check::new("panicky").unwrap();
+    let options = sentry::ClientOptions::new()
+        .add_integration(sentry::integrations::panic::PanicIntegration::new());
+    let envelopes = sentry::test::with_captured_envelopes_options(
+        || {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let _run = monitor.start(&check);
+                panic!("index out of range");
+            }));
+            assert!(outcome.is_err());
+            // After the run, the thread's scope no longer carries its tags.
+            sentry::capture_message("after the run", sentry::Level::Info);
+        },
+        options,
+    );
+    let events: Vec<_> = envelopes.iter().filter_map(|e| e.event()).collect();
+    assert_eq!(
+        events.len(),
+        2,
+        "the panic once, then the message: {events:#?}"
+    );
+    let panic = events[0];
+    assert_eq!(panic.tags["job"], "panicky");
+    assert_eq!(panic.tags["run_id"].len(), 36);
+    assert!(!events[1].tags.contains_key("job"), "{:?}", events[1].tags);
 }

@@ -35,6 +35,9 @@ const CHECK_INS_PER_MINUTE: u32 = 6;
 /// (crontab or interval, time zone, margin and max runtime in minutes), so
 /// Sentry creates or updates the monitor. A retried attempt keeps the run
 /// `in_progress` (nothing is sent); an interrupted run sends nothing final.
+/// A run over its [max runtime](crate::CheckBuilder::max_runtime) is also
+/// one warning event ("job taking too long") through the application's
+/// Sentry client.
 ///
 /// | setting | default |
 /// |---|---|
@@ -194,6 +197,39 @@ impl SentryTarget {
     }
 }
 
+/// A warning event for a run over its max runtime, through the Sentry
+/// client bound to the main hub (none: nothing).
+fn warn_too_long(event: &Event) {
+    let hub = sentry::Hub::main();
+    if hub.client().is_none() {
+        return;
+    }
+    let slug = event.check.slug();
+    let mut warning = sentry::protocol::Event {
+        message: Some(format!(
+            "{slug}: job taking too long ({})",
+            event.message().unwrap_or("over its max runtime")
+        )),
+        level: sentry::Level::Warning,
+        logger: Some("heartbeat".into()),
+        ..Default::default()
+    };
+    warning.fingerprint = vec![
+        "heartbeat".into(),
+        slug.to_owned().into(),
+        "too-long".into(),
+    ]
+    .into();
+    warning.tags.insert("job".into(), slug.to_owned());
+    warning
+        .tags
+        .insert("run_id".into(), event.run_id.to_string());
+    warning
+        .tags
+        .insert("priority".into(), event.check.priority().as_str().into());
+    hub.capture_event(warning);
+}
+
 /// A duration in whole minutes, rounded up (Sentry's margins are minutes).
 fn minutes_up(d: Duration) -> u64 {
     d.as_secs().div_ceil(60).max(1)
@@ -265,15 +301,22 @@ impl Target for SentryTarget {
 
     fn plan(&self, event: &Event) -> Plan {
         match event.kind {
-            // A retried attempt keeps the run in progress; a log line has
-            // no check-in.
-            EventKind::Retry | EventKind::Log => Plan::Skip,
+            // A retried attempt keeps the run in progress.
+            EventKind::Retry => Plan::Skip,
             _ => Plan::Send,
         }
     }
 
     fn send<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Verdict> {
         Box::pin(async move {
+            if event.kind == EventKind::Log {
+                // "Job taking too long" (the max-runtime watch, once per
+                // run): a warning event through the application's client;
+                // the check-in stays in progress, and Sentry's own
+                // `max_runtime` times it out.
+                warn_too_long(event);
+                return Verdict::Delivered;
+            }
             let Some(dsn) = self.dsn() else {
                 return Verdict::reject(
                     "no Sentry DSN: initialise the Sentry client (sentry::init) before the first \
