@@ -14,12 +14,14 @@
 //! ```
 
 mod cron;
+mod cron_bridge;
 mod duration;
 mod slug;
 mod timezone;
 mod url;
 
 pub use cron::cron;
+pub use cron_bridge::crontab_from_seconds_cron;
 pub use duration::{duration, interval};
 pub use slug::{MAX_SLUG_LEN, slug, suggest_slug};
 pub use timezone::{TimeZoneError, timezone};
