@@ -1,6 +1,6 @@
 //! Heartbeat monitoring for background jobs: every run tells a monitoring
-//! service (Healthchecks.io, Cronitor, Better Stack, Dead Man's Snitch,
-//! Uptime Kuma, Cronhub) that it started and how it ended, so a job that
+//! service (Healthchecks.io, Cronitor, Sentry Crons, Better Stack, Dead
+//! Man's Snitch, Uptime Kuma, Cronhub) that it started and how it ended, so a job that
 //! fails, hangs or never runs becomes an alert instead of a silence.
 //!
 //! Monitoring never breaks the job: the job path only queues events in
@@ -44,7 +44,14 @@
 //!   presets for Better Stack, Dead Man's Snitch, Uptime Kuma and Cronhub.
 //!   With an API key, scheduled checks get their monitor created or updated
 //!   (Healthchecks Management API v3, Cronitor monitors API).
+//!   Feature `sentry`: `SentryCrons` (check-ins) and `SentryEvents`
+//!   (failed runs as events through the application's Sentry client).
 //! - Delivery: [`RetryPolicy`], [`Stats`], [`FlushReport`], [`FlushEnd`].
+//! - [`health`]: queue rules ([`health::QueueWatch`]), worker liveness
+//!   ([`health::WorkerRegistry`]) and the [`health::HealthReport`] a health
+//!   endpoint serves (heartbeat-tower's `HealthService`). Feature `metrics`
+//!   records runs, queues, workers and deliveries through the `metrics`
+//!   facade.
 //!
 //! ```no_run
 //! use heartbeat_core::{Monitor, job};
@@ -112,6 +119,10 @@
 //! | feature | default | what |
 //! |---|---|---|
 //! | `macros` | yes | the `#[job]` attribute (crate `heartbeat-macros`) |
+//! | `ring` | yes | *ring* as rustls's crypto provider for https targets (never installed process-wide) |
+//! | `aws-lc-rs` | no | aws-lc-rs instead (post-quantum hybrid key exchange, FIPS builds); wins when both are on |
+//! | `sentry` | no | `SentryCrons` and `SentryEvents` (sentry 0.49 without its transport) |
+//! | `metrics` | no | runs, durations, queue depth and failures, worker liveness and deliveries through the `metrics` facade |
 //! | `test` | no | [`test::Receiver`], a recording, misbehaving loopback HTTP server, and [`test::Recorder`], an in-memory target, for testing your own monitoring |
 //! | `log-layer` | no | [`log_layer::RunLogLayer`]: what a job logs through `tracing` goes into its run's log tail |
 #![cfg_attr(docsrs, feature(doc_cfg))]
