@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use heartbeat_core::{RunGuard, RunHandle, RunOptions};
 use rustix::process::{Pid, Signal, kill_process};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::args::ExecArgs;
@@ -137,7 +137,7 @@ fn signal_name(signal: i32) -> &'static str {
         SIGINT => " (SIGINT)",
         SIGQUIT => " (SIGQUIT)",
         SIGTERM => " (SIGTERM)",
-        9 => " (SIGKILL)",
+        SIGKILL => " (SIGKILL)",
         _ => "",
     }
 }

@@ -306,7 +306,7 @@ impl Monitor {
     /// Delivery counters.
     pub fn stats(&self) -> Stats {
         match &self.sink.shared {
-            Some(s) => s.counters.snapshot(s.queue.len()),
+            Some(s) => s.stats(),
             None => Stats::default(),
         }
     }

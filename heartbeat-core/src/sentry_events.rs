@@ -3,6 +3,7 @@
 
 use sentry::protocol::{Attachment, Context, Event, Level};
 
+use crate::check::Check;
 use crate::hooks::{FinishHook, RunFinish, RunStart, StartHook};
 use crate::outcome::Outcome;
 use crate::schedule::Priority;
@@ -60,22 +61,42 @@ fn level(priority: Priority) -> Level {
     }
 }
 
-/// The tags a run puts on events.
-const TAGS: [&str; 4] = ["job", "run_id", "priority", "attempt"];
+/// The tags a run puts on events: `job`, `run_id`, `priority`, `attempt`.
+fn run_tags(check: &Check, run_id: String, attempt: u32) -> [(&'static str, String); 4] {
+    [
+        ("job", check.slug().to_owned()),
+        ("run_id", run_id),
+        ("priority", check.priority().as_str().to_owned()),
+        ("attempt", attempt.to_string()),
+    ]
+}
+
+/// Marks `event` as heartbeat's, about a run of `check`: its logger, one
+/// fingerprint per job and `kind` (so one broken job is one issue), and
+/// `tags`. Failure events and the max-runtime warning share it.
+pub(crate) fn describe_run(
+    event: &mut Event<'static>,
+    check: &Check,
+    kind: &str,
+    tags: &[(&'static str, String)],
+) {
+    event.logger = Some("heartbeat".into());
+    event.fingerprint = vec![
+        "heartbeat".into(),
+        check.slug().to_owned().into(),
+        kind.to_owned().into(),
+    ]
+    .into();
+    for (tag, value) in tags {
+        event.tags.insert((*tag).to_owned(), value.clone());
+    }
+}
 
 impl StartHook for SentryEvents {
     fn on_start(&self, run: &mut RunStart<'_>) {
-        let (slug, run_id, priority, attempt) = (
-            run.check().slug().to_owned(),
-            run.run_id().to_string(),
-            run.check().priority().as_str(),
-            run.attempt().to_string(),
-        );
+        let tags = run_tags(run.check(), run.run_id().to_string(), run.attempt());
         sentry::Hub::current().configure_scope(|scope| {
-            for (tag, value) in TAGS
-                .into_iter()
-                .zip([slug, run_id, priority.to_owned(), attempt])
-            {
+            for (tag, value) in tags {
                 scope.set_tag(tag, value);
             }
         });
@@ -85,8 +106,9 @@ impl StartHook for SentryEvents {
 impl FinishHook for SentryEvents {
     fn on_finish(&self, run: &RunFinish<'_>) {
         // The run is over: its tags leave the thread's scope.
+        let tags = run_tags(run.check(), run.run_id().to_string(), run.attempt());
         sentry::Hub::current().configure_scope(|scope| {
-            for tag in TAGS {
+            for (tag, _) in &tags {
                 scope.remove_tag(tag);
             }
         });
@@ -118,21 +140,7 @@ impl FinishHook for SentryEvents {
             .last()
             .map_or_else(|| "message".to_owned(), |e| e.ty.clone());
         event.level = level(check.priority());
-        event.logger = Some("heartbeat".into());
-        event.fingerprint = vec![
-            "heartbeat".into(),
-            check.slug().to_owned().into(),
-            kind.into(),
-        ]
-        .into();
-        event.tags.insert("job".into(), check.slug().into());
-        event.tags.insert("run_id".into(), run.run_id().to_string());
-        event
-            .tags
-            .insert("priority".into(), check.priority().as_str().into());
-        event
-            .tags
-            .insert("attempt".into(), run.attempt().to_string());
+        describe_run(&mut event, check, &kind, &tags);
         if let Some(url) = check.runbook() {
             let mut runbook = std::collections::BTreeMap::new();
             runbook.insert("url".to_owned(), url.into());

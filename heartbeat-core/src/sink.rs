@@ -85,7 +85,7 @@ impl Sink {
         let mut undelivered = Vec::new();
         shared.queue.describe(u64::MAX, &mut undelivered);
         FlushReport {
-            stats: shared.counters.snapshot(shared.queue.len()),
+            stats: shared.stats(),
             undelivered,
             ended: crate::stats::FlushEnd::Deadline,
         }
@@ -169,7 +169,7 @@ impl Drop for Sink {
     /// say what is lost.
     fn drop(&mut self) {
         let Some(shared) = &self.shared else { return };
-        let pending = shared.counters.snapshot(shared.queue.len()).pending;
+        let pending = shared.stats().pending;
         if pending > 0 && !self.exit_flushed.load(Relaxed) {
             let report = self.flush_blocking(self.flush_timeout, true);
             if !report.is_complete() {

@@ -73,6 +73,11 @@ impl Shared {
         self.hand_over(&self.flushes, request);
     }
 
+    /// The counters now, with the queue's length in `pending`.
+    pub(crate) fn stats(&self) -> crate::Stats {
+        self.counters.snapshot(self.queue.len())
+    }
+
     /// Whether a flush is waiting for an answer.
     pub(crate) fn has_flushes(&self) -> bool {
         !crate::sync::lock(&self.flushes).is_empty()

@@ -271,7 +271,7 @@ impl Worker {
 
     fn report(&self, upto: u64, ended: FlushEnd) -> FlushReport {
         FlushReport {
-            stats: self.stats(),
+            stats: self.shared.stats(),
             undelivered: self.undelivered(upto),
             ended,
         }
@@ -357,13 +357,9 @@ impl Worker {
             report.ended = FlushEnd::Complete;
         } else if request.at_exit {
             self.abandon();
-            report.stats = self.stats();
+            report.stats = self.shared.stats();
         }
         request.answer(report);
-    }
-
-    fn stats(&self) -> crate::Stats {
-        self.shared.counters.snapshot(self.shared.queue.len())
     }
 
     /// Gives up everything not delivered yet: closes the queue (later

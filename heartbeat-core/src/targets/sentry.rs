@@ -14,7 +14,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use reqwest::{Method, Url};
+use reqwest::Method;
 use sentry::types::Dsn;
 
 use super::context::{IntoTarget, TargetContext};
@@ -187,8 +187,11 @@ impl SentryTarget {
         let header = serde_json::json!({ "sent_at": crate::run::Utc(std::time::SystemTime::now()).to_string() });
         let item = serde_json::json!({ "type": "check_in", "length": payload.len() });
         let body = format!("{header}\n{item}\n{payload}\n");
-        let url = Url::parse(dsn.envelope_api_url().as_str()).expect("a DSN gives a valid URL");
-        let mut ping = Ping::new(Method::POST, url, Some(body.into_bytes()));
+        let mut ping = Ping::new(
+            Method::POST,
+            dsn.envelope_api_url(),
+            Some(body.into_bytes()),
+        );
         ping.content_type = "application/x-sentry-envelope";
         let agent = concat!("heartbeat/", env!("CARGO_PKG_VERSION"));
         ping.headers
@@ -211,22 +214,14 @@ fn warn_too_long(event: &Event) {
             event.message().unwrap_or("over its max runtime")
         )),
         level: sentry::Level::Warning,
-        logger: Some("heartbeat".into()),
         ..Default::default()
     };
-    warning.fingerprint = vec![
-        "heartbeat".into(),
-        slug.to_owned().into(),
-        "too-long".into(),
-    ]
-    .into();
-    warning.tags.insert("job".into(), slug.to_owned());
-    warning
-        .tags
-        .insert("run_id".into(), event.run_id.to_string());
-    warning
-        .tags
-        .insert("priority".into(), event.check.priority().as_str().into());
+    let tags = [
+        ("job", slug.to_owned()),
+        ("run_id", event.run_id.to_string()),
+        ("priority", event.check.priority().as_str().to_owned()),
+    ];
+    crate::sentry_events::describe_run(&mut warning, &event.check, "too-long", &tags);
     hub.capture_event(warning);
 }
 
