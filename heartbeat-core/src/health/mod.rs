@@ -8,6 +8,7 @@
 //!   own check, an ERROR line); its end is one recovery (a success ping);
 //!   while healthy the rule's check gets a success every poll, so the
 //!   service also notices a watcher that died.
+//! - [`Lease`]: one process of a fleet sends a shared queue's alerts.
 //! - [`WorkerRegistry`]: workers that beat within a time-to-live.
 //! - [`HealthReport`]: all of it as one status (ok, degraded, down), for a
 //!   health endpoint.
@@ -16,12 +17,14 @@
 //! ([`QueueWatch::poll_at`], [`WorkerRegistry::report_at`]), so rules are
 //! tested by driving polls, not by waiting.
 
+mod lease;
 mod probe;
 mod report;
 mod rules;
 mod watch;
 mod workers;
 
+pub use lease::Lease;
 pub use probe::{ProbeError, QueueProbe, QueueStats};
 pub use report::{CheckReport, HealthReport, HealthStatus};
 pub use rules::{Breach, Rule};

@@ -1,11 +1,12 @@
 //! [`QueueWatch`]: polls a [`QueueProbe`] and turns rule breaches into
 //! alerts and recoveries on the rules' checks.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::rules::{Change, RuleState};
-use super::{Breach, QueueProbe, QueueStats, Rule};
+use super::{Breach, Lease, QueueProbe, QueueStats, Rule};
 use crate::event::EventKind;
 use crate::monitor::Monitor;
 use crate::schedule::Priority;
@@ -43,6 +44,9 @@ struct Inner {
     rules: Mutex<Vec<RuleState>>,
     last: Mutex<Option<QueueStats>>,
     hooks: Vec<BreachHook>,
+    lease: Option<Box<dyn Lease>>,
+    /// Whether the last poll held the lease (always, without one).
+    leading: AtomicBool,
 }
 
 impl std::fmt::Debug for QueueWatch {
@@ -66,6 +70,7 @@ pub struct QueueWatchBuilder {
     timeout: Duration,
     rules: Vec<Rule>,
     hooks: Vec<BreachHook>,
+    lease: Option<Box<dyn Lease>>,
 }
 
 impl std::fmt::Debug for QueueWatchBuilder {
@@ -104,6 +109,15 @@ impl QueueWatchBuilder {
         self
     }
 
+    /// Sends alerts only while this process holds `lease`: one process of
+    /// a fleet sharing the queue speaks for it (see [`Lease`]). Give the
+    /// lease a time-to-live longer than [`every`](Self::every), since each
+    /// poll renews it.
+    pub fn lease(mut self, lease: impl Lease) -> Self {
+        self.lease = Some(Box::new(lease));
+        self
+    }
+
     /// The watch; poll it with [`QueueWatch::spawn`] or
     /// [`QueueWatch::poll_at`].
     pub fn build(self) -> QueueWatch {
@@ -117,6 +131,8 @@ impl QueueWatchBuilder {
                 rules: Mutex::new(self.rules.into_iter().map(RuleState::new).collect()),
                 last: Mutex::new(None),
                 hooks: self.hooks,
+                leading: AtomicBool::new(self.lease.is_none()),
+                lease: self.lease,
             }),
         }
     }
@@ -137,6 +153,7 @@ impl QueueWatch {
             timeout: Duration::from_secs(10),
             rules: Vec::new(),
             hooks: Vec::new(),
+            lease: None,
         }
     }
 
@@ -148,6 +165,12 @@ impl QueueWatch {
     /// The figures of the last poll that read them.
     pub fn stats(&self) -> Option<QueueStats> {
         *lock(&self.inner.last)
+    }
+
+    /// Whether this process sent the queue's alerts at the last poll: always
+    /// without a [`lease`](QueueWatchBuilder::lease), else whether it held it.
+    pub fn is_leading(&self) -> bool {
+        self.inner.leading.load(Ordering::Relaxed)
     }
 
     /// The rules in breach now.
@@ -197,9 +220,42 @@ impl QueueWatch {
                 (rule.rule.check().clone(), change)
             })
             .collect();
+        if !self.lead().await {
+            return;
+        }
         for (check, change) in changes {
             self.report(&check, change);
         }
+    }
+
+    /// Whether this poll's alerts are ours to send: the lease is held (or
+    /// there is none), or it cannot be asked.
+    async fn lead(&self) -> bool {
+        let inner = &self.inner;
+        let Some(lease) = &inner.lease else {
+            return true;
+        };
+        let queue = inner.name.as_str();
+        let held = match tokio::time::timeout(inner.timeout, lease.hold()).await {
+            Ok(Ok(held)) => held,
+            Ok(Err(e)) => {
+                tracing::warn!(target: "heartbeat", queue, "the queue lease cannot be read, so this process alerts: {e}");
+                true
+            }
+            Err(_) => {
+                tracing::warn!(target: "heartbeat", queue, "the queue lease did not answer within {:?}, so this process alerts", inner.timeout);
+                true
+            }
+        };
+        let was = inner.leading.swap(held, Ordering::Relaxed);
+        if held != was {
+            if held {
+                tracing::info!(target: "heartbeat", queue, "this process holds the queue lease: it sends the queue's alerts");
+            } else {
+                tracing::info!(target: "heartbeat", queue, "another process holds the queue lease: it sends the queue's alerts");
+            }
+        }
+        held
     }
 
     fn report(&self, check: &crate::Check, change: Change) {
