@@ -2,6 +2,7 @@
 //! time zone its ticks follow, so the service knows when a tick is late.
 
 use std::fmt::Display;
+use std::str::FromStr;
 use std::time::Duration;
 
 use apalis_core::backend::BackendConfig;
@@ -39,7 +40,7 @@ use crate::naming::{check_for_worker, slug_for_worker};
 /// ```
 pub fn cron_check<S, Tz>(worker_name: &str, scheduler: &CronScheduler<S, Tz>) -> Check
 where
-    S: Schedule<Tz> + Display + Clone,
+    S: Schedule<Tz> + Display,
     Tz: ZoneName,
     CronScheduler<S, Tz>: BackendConfig<Config = Config<S, Tz>>,
 {
@@ -58,7 +59,7 @@ where
     let builder = Check::builder(&slug).timezone(&zone);
     let built = match heartbeat_validate::crontab_from_seconds_cron(&expression) {
         Ok(crontab) => builder.schedule(crontab).build(),
-        Err(why) => match regular_period(config.schedule().clone(), config.timezone()) {
+        Err(why) => match regular_period(&expression) {
             Some(period) => {
                 tracing::warn!(
                     target: "heartbeat",
@@ -86,15 +87,15 @@ where
     })
 }
 
-/// The period of a schedule whose next ticks are evenly spaced whole
-/// minutes apart.
-fn regular_period<S: Schedule<Tz>, Tz>(mut schedule: S, tz: &Tz) -> Option<Duration> {
-    let ticks: Vec<u64> = (0..4)
-        .map_while(|_| schedule.next_tick(tz).map(|t| t.get_timestamp()))
-        .collect();
-    let gaps: Vec<u64> = ticks.windows(2).map(|w| w[1].saturating_sub(w[0])).collect();
-    let period = *gaps.first()?;
-    let even = gaps.len() == 3 && gaps.iter().all(|&g| g == period);
+/// The period of a `cron`-crate expression whose next ticks are evenly
+/// spaced whole minutes apart (read in UTC: a period is the same in every
+/// zone, daylight saving aside).
+fn regular_period(expression: &str) -> Option<Duration> {
+    let schedule = cron::Schedule::from_str(expression).ok()?;
+    let ticks: Vec<i64> = schedule.upcoming(chrono::Utc).take(4).map(|t| t.timestamp()).collect();
+    let gaps: Vec<i64> = ticks.windows(2).map(|w| w[1] - w[0]).collect();
+    let period = u64::try_from(*gaps.first()?).ok()?;
+    let even = gaps.len() == 3 && gaps.iter().all(|&g| g == gaps[0]);
     let period = Duration::from_secs(period);
     (even && heartbeat_validate::interval(period).is_ok()).then_some(period)
 }
