@@ -18,6 +18,7 @@ pin_project! {
         inner: F,
         run: Option<RunGuard>,
         ctx: Arc<ExecutionContext>,
+        past_max: Option<usize>,
         worker: Option<WorkerContext>,
         monitor: Monitor,
     }
@@ -37,6 +38,7 @@ impl<F> TaskFuture<F> {
         inner: F,
         run: RunGuard,
         ctx: Arc<ExecutionContext>,
+        past_max: Option<usize>,
         worker: Option<WorkerContext>,
         monitor: Monitor,
     ) -> Self {
@@ -44,6 +46,7 @@ impl<F> TaskFuture<F> {
             inner,
             run: Some(run),
             ctx,
+            past_max,
             worker,
             monitor,
         }
@@ -79,8 +82,15 @@ where
         if let Some(run) = this.run.take() {
             match &result {
                 Ok(_) => run.success(),
-                Err(error) if is_final(error, this.ctx) => run.fail(&**error),
-                Err(error) => run.retry(&**error),
+                Err(error) if error.is::<AbortError>() => run.fail(&**error),
+                Err(error) => match *this.past_max {
+                    Some(max) => run.retry_message(format!(
+                        "{error} (attempt {} is past the task's max_attempts of {max}: its failure was reported then; the backend retries it anyway)",
+                        this.ctx.attempt()
+                    )),
+                    None if is_final(error, this.ctx) => run.fail(&**error),
+                    None => run.retry(&**error),
+                },
             }
         }
         Poll::Ready(result)

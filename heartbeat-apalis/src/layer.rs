@@ -38,6 +38,11 @@ type CheckCache = Arc<Mutex<HashMap<String, Check>>>;
 ///   `DeferredError`) is logged and sent as a message (a Healthchecks
 ///   `/log`, a Cronitor message; Sentry stays in progress), never as a
 ///   failure.
+/// - **Past the limit**: a backend that retries a task beyond its
+///   `max_attempts` (apalis-redis 1.0 retries every failed task up to 25
+///   attempts) gets the failure reported once, at the last attempt the
+///   task allowed; later failed attempts are messages, and a later
+///   success is a success.
 /// - **Shutdown**: a task stopped because its worker is shutting down, or
 ///   the monitor is, is "interrupted": logged, nothing final sent. A task
 ///   dropped mid-run for another reason (an outer timeout, a worker future
@@ -137,7 +142,12 @@ where
         if let Some(id) = ctx.task_id() {
             options = options.run_id(run_id_for(id));
         }
-        if let Some(max) = ctx.max_attempts() {
+        // A backend may retry past a task's max_attempts (apalis-redis 1.0
+        // retries up to 25 attempts whatever the task says): the failure
+        // was reported at the last attempt the task allowed, so later
+        // attempts run without a limit and their failures are messages.
+        let past_max = ctx.max_attempts().filter(|&max| attempt as usize > max);
+        if let (Some(max), None) = (ctx.max_attempts(), past_max) {
             options = options.max_attempts(u32::try_from(max).unwrap_or(u32::MAX));
         }
         if self.layer.quiet {
@@ -148,6 +158,7 @@ where
             self.inner.call(task),
             run,
             ctx,
+            past_max,
             worker,
             self.layer.monitor.clone(),
         )

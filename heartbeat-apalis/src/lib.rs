@@ -28,6 +28,8 @@ mod lease;
 mod liveness;
 mod naming;
 mod probe;
+#[cfg(feature = "redis")]
+mod redis_probe;
 
 #[cfg(feature = "cron")]
 pub use cron::{ZoneName, cron_check};
@@ -40,3 +42,5 @@ pub use lease::RedisLease;
 pub use liveness::WorkerLiveness;
 pub use naming::slug_for_worker;
 pub use probe::BackendProbe;
+#[cfg(feature = "redis")]
+pub use redis_probe::RedisProbe;

@@ -5,7 +5,10 @@ use apalis_core::task::task_id::TaskId;
 use heartbeat_core::{Check, RunId};
 use heartbeat_validate::MAX_SLUG_LEN;
 
-/// The check slug for an apalis worker: its name lowercased, every
+/// The check slug for an apalis worker: its name up to the first `@`
+/// (the Redis and Postgres backends need every process's worker to have
+/// a name of its own, so name them `job@instance`: `mailer@host-1` and
+/// `mailer@host-2` both report to `mailer`), lowercased, every
 /// character other than `a-z`, `0-9`, `-` and `_` turned into `-`, and at
 /// most 50 characters (Sentry's limit). A longer name keeps its first 41
 /// characters and ends with `-` and 8 hex digits of a hash of the whole
@@ -15,9 +18,14 @@ use heartbeat_validate::MAX_SLUG_LEN;
 /// use heartbeat_apalis::slug_for_worker;
 /// assert_eq!(slug_for_worker("Email Sender"), "email-sender");
 /// assert_eq!(slug_for_worker("billing::invoices"), "billing--invoices");
+/// assert_eq!(slug_for_worker("mailer@host-7"), "mailer");
 /// assert_eq!(slug_for_worker(&"x".repeat(80)).len(), 50);
 /// ```
 pub fn slug_for_worker(name: &str) -> String {
+    let name = match name.split_once('@') {
+        Some((job, _)) if !job.is_empty() => job,
+        _ => name,
+    };
     let mut slug: String = name
         .chars()
         .flat_map(char::to_lowercase)
