@@ -284,3 +284,64 @@ fn sentry_crons_sends_paired_check_ins_and_one_error_event() {
         "{stdout}"
     );
 }
+
+#[test]
+fn apalis_worker_monitors_each_task_and_flushes_when_it_stops() {
+    use std::io::BufRead;
+    let rx = Receiver::start().unwrap();
+    let mut child = command("apalis_worker", &rx)
+        .env("HEALTH_ADDR", "127.0.0.1:0")
+        .args(["--seconds", "3"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap()
+        .to_owned();
+    // Both workers alive; the queue shows once its watch has polled.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = http_get(&addr, "/health");
+        assert_eq!(status, 200, "{body}");
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["workers"][0]["name"], "mailer", "{body}");
+        assert_eq!(json["workers"][1]["name"], "minute-report", "{body}");
+        if json["queues"]["emails"].is_object() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{body}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(child.wait().unwrap().success());
+
+    // Everything was delivered before the process exited: three emails,
+    // one sent, one sent on its retry, one bounced on both attempts.
+    let mut paths: Vec<String> = rx
+        .requests()
+        .into_iter()
+        .map(|r| r.path)
+        .filter(|p| p.starts_with("/child-key/mailer"))
+        .collect();
+    paths.sort_unstable();
+    assert_eq!(
+        paths,
+        [
+            "/child-key/mailer",
+            "/child-key/mailer",
+            "/child-key/mailer/fail",
+            "/child-key/mailer/log",
+            "/child-key/mailer/log",
+            "/child-key/mailer/start",
+            "/child-key/mailer/start",
+            "/child-key/mailer/start",
+            "/child-key/mailer/start",
+            "/child-key/mailer/start",
+        ]
+    );
+}

@@ -94,10 +94,6 @@ async fn child(kind: &str) {
                 .catch_panic()
                 .build(job);
             println!("ready");
-            if std::env::var_os("FLEET_DEBUG").is_some() {
-                let (m, w) = (monitor.clone(), watch.clone());
-                tokio::spawn(async move { loop { tokio::time::sleep(Duration::from_secs(2)).await; eprintln!("[{}] {:?} {:?}", std::process::id(), m.stats(), w.breaches()); } });
-            }
             worker
                 .run_with_ctx(|ctx| async move {
                     // The parent closes stdin to stop us.
