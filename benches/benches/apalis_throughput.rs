@@ -22,7 +22,11 @@ use heartbeat_core::{Healthchecks, Monitor};
 const TASKS: u64 = 500;
 
 /// The no-op job; the worker stops itself after the last task.
-async fn noop(_n: u64, done: Data<Arc<AtomicU64>>, worker: WorkerContext) -> Result<(), BoxDynError> {
+async fn noop(
+    _n: u64,
+    done: Data<Arc<AtomicU64>>,
+    worker: WorkerContext,
+) -> Result<(), BoxDynError> {
     if done.fetch_add(1, Ordering::SeqCst) + 1 == TASKS {
         worker.stop()?;
     }
@@ -100,7 +104,10 @@ fn apalis_throughput(c: &mut Criterion) {
     g.finish();
     let report = monitor.flush_blocking(Duration::from_secs(30));
     assert!(report.is_complete(), "{report}");
-    assert!(!rx.requests().is_empty(), "the layer's runs reached the receiver");
+    assert!(
+        !rx.requests().is_empty(),
+        "the layer's runs reached the receiver"
+    );
 }
 
 criterion_group!(benches, apalis_throughput);

@@ -92,7 +92,11 @@ where
 /// zone, daylight saving aside).
 fn regular_period(expression: &str) -> Option<Duration> {
     let schedule = cron::Schedule::from_str(expression).ok()?;
-    let ticks: Vec<i64> = schedule.upcoming(chrono::Utc).take(4).map(|t| t.timestamp()).collect();
+    let ticks: Vec<i64> = schedule
+        .upcoming(chrono::Utc)
+        .take(4)
+        .map(|t| t.timestamp())
+        .collect();
     let gaps: Vec<i64> = ticks.windows(2).map(|w| w[1] - w[0]).collect();
     let period = u64::try_from(*gaps.first()?).ok()?;
     let even = gaps.len() == 3 && gaps.iter().all(|&g| g == gaps[0]);
@@ -176,15 +180,33 @@ mod tests {
                 file.map(str::to_owned),
             )
         };
-        assert_eq!(name(Some(":Europe/Paris"), None, None).as_deref(), Some("Europe/Paris"));
-        assert_eq!(name(Some("CET-1CEST"), Some("/usr/share/zoneinfo/UTC"), None), None);
+        assert_eq!(
+            name(Some(":Europe/Paris"), None, None).as_deref(),
+            Some("Europe/Paris")
+        );
+        assert_eq!(
+            name(Some("CET-1CEST"), Some("/usr/share/zoneinfo/UTC"), None),
+            None
+        );
         assert_eq!(
             name(None, Some("/usr/share/zoneinfo/America/New_York"), None).as_deref(),
             Some("America/New_York")
         );
-        assert_eq!(name(None, None, Some("Asia/Tokyo\n")).as_deref(), Some("Asia/Tokyo"));
+        assert_eq!(
+            name(None, None, Some("Asia/Tokyo\n")).as_deref(),
+            Some("Asia/Tokyo")
+        );
         assert_eq!(name(None, None, None), None);
-        assert_eq!(chrono::FixedOffset::east_opt(7200).unwrap().zone_name().as_deref(), Some("Etc/GMT-2"));
-        assert_eq!(chrono::FixedOffset::east_opt(1800).unwrap().zone_name(), None);
+        assert_eq!(
+            chrono::FixedOffset::east_opt(7200)
+                .unwrap()
+                .zone_name()
+                .as_deref(),
+            Some("Etc/GMT-2")
+        );
+        assert_eq!(
+            chrono::FixedOffset::east_opt(1800).unwrap().zone_name(),
+            None
+        );
     }
 }

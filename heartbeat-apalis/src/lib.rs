@@ -1,7 +1,29 @@
 //! Monitor every [apalis](https://docs.rs/apalis) job with one layer.
 //!
 //! ```no_run
-//! # async fn example(backend: apalis_sqlite::SqliteStorage<String, (), ()>) {}
+//! use apalis::prelude::*;
+//! use apalis_sqlite::{SqlitePool, SqliteStorage};
+//! use heartbeat_apalis::TaskMonitorLayer;
+//! use heartbeat_core::Monitor;
+//!
+//! async fn send_email(to: String) -> Result<(), BoxDynError> {
+//!     Ok(())
+//! }
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let monitor = Monitor::from_env()?;
+//! let pool = SqlitePool::connect("sqlite://jobs.db?mode=rwc").await?;
+//! SqliteStorage::setup(&pool).await?;
+//! WorkerBuilder::new("mailer") // every task: a run of the check `mailer`
+//!     .backend(SqliteStorage::<String>::new(&pool))
+//!     .layer(TaskMonitorLayer::new(&monitor))
+//!     .catch_panic()
+//!     .build(send_email)
+//!     .run()
+//!     .await?;
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! - [`TaskMonitorLayer`]: every task execution is a run on the worker's
@@ -14,10 +36,11 @@
 //!   a [`WorkerRegistry`](heartbeat_core::health::WorkerRegistry), so a
 //!   health endpoint answers 503 when a critical worker dies.
 //! - [`BackendProbe`]: a [`QueueProbe`](heartbeat_core::health::QueueProbe)
-//!   for any backend with apalis's `Metrics` (SQLite, Postgres, Redis).
-//! - [`RedisLease`] and [`PostgresLease`] (features `redis`, `postgres`):
-//!   a fleet of workers on one queue alerts once, from the process that
-//!   holds the lease.
+//!   for backends with apalis's `Metrics` (SQLite, Postgres); `RedisProbe`
+//!   for Redis (feature `redis`).
+//! - `RedisLease` and `PostgresLease` (features `redis`, `postgres`): a
+//!   fleet of workers on one queue alerts once, from the process that holds
+//!   the lease ([`Lease`](heartbeat_core::health::Lease)).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "cron")]

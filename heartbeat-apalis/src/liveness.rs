@@ -8,7 +8,7 @@ use std::time::Duration;
 use apalis_core::worker::context::WorkerContext;
 use apalis_core::worker::event::Event;
 use heartbeat_core::health::{Worker, WorkerRegistry};
-use heartbeat_core::{Check, EventKind, Monitor};
+use heartbeat_core::{Check, Keepalive, Monitor};
 
 use crate::naming::slug_for_worker;
 
@@ -28,10 +28,11 @@ use crate::naming::slug_for_worker;
 /// so give their workers a TTL longer than the gap between tasks (a cron
 /// worker's schedule period plus its longest run).
 ///
-/// With [`keepalive`](Self::keepalive), each start and beat is also a
-/// success ping to a check of the worker's own (`<worker>-alive`), so the
-/// monitoring service alerts when a long-running worker stops beating
-/// even if nothing polls the health endpoint.
+/// With [`keepalive`](Self::keepalive), each worker also gets a
+/// [`Keepalive`] on a check of its own (`<worker>-alive`): a heartbeat
+/// every TTL while the worker beats, none once it stops beating, so the
+/// monitoring service alerts on a dead worker even if nothing polls the
+/// health endpoint.
 #[derive(Debug, Clone)]
 pub struct WorkerLiveness {
     registry: WorkerRegistry,
@@ -41,10 +42,21 @@ pub struct WorkerLiveness {
     workers: Arc<Mutex<HashMap<String, Registered>>>,
 }
 
+/// A started worker: its registry entry, fed directly or through its
+/// keepalive (which beats the entry at each progress).
 #[derive(Debug)]
-struct Registered {
-    worker: Worker,
-    keepalive: Option<Check>,
+enum Registered {
+    Worker(Worker),
+    Keepalive(Keepalive),
+}
+
+impl Registered {
+    fn beat(&self) {
+        match self {
+            Self::Worker(worker) => worker.beat(),
+            Self::Keepalive(keepalive) => keepalive.progress(),
+        }
+    }
 }
 
 impl WorkerLiveness {
@@ -72,9 +84,9 @@ impl WorkerLiveness {
         }
     }
 
-    /// Also pings a check per worker, `<worker slug>-alive`, scheduled
-    /// every TTL (rounded up to whole minutes, the services' unit), at
-    /// each start and beat.
+    /// Also keeps a check per worker alive, `<worker slug>-alive`: a
+    /// heartbeat every TTL while the worker beats (its check scheduled
+    /// every TTL rounded up to whole minutes, the services' unit).
     pub fn keepalive(self, monitor: &Monitor) -> Self {
         Self {
             keepalive: Some(monitor.clone()),
@@ -98,32 +110,27 @@ impl WorkerLiveness {
                 } else {
                     self.registry.register_optional(name, self.ttl)
                 };
-                let keepalive = self.keepalive.as_ref().map(|_| self.keepalive_check(name));
+                let registered = match &self.keepalive {
+                    Some(monitor) => {
+                        let keepalive = monitor.keepalive(&self.keepalive_check(name), self.ttl);
+                        Registered::Keepalive(keepalive.feeding(worker))
+                    }
+                    None => Registered::Worker(worker),
+                };
+                // Starting is the first sign of life (the first heartbeat).
+                registered.beat();
                 tracing::debug!(target: "heartbeat", worker = name, "apalis worker started");
-                let registered = workers.entry(name.to_owned());
-                let registered = registered.insert_entry(Registered { worker, keepalive });
-                self.ping(registered.get());
+                workers.insert(name.to_owned(), registered);
             }
             Event::HeartBeat | Event::Success(_) | Event::Error(_) => {
                 if let Some(registered) = workers.get(name) {
-                    registered.worker.beat();
-                    if matches!(event, Event::HeartBeat) {
-                        self.ping(registered);
-                    }
+                    registered.beat();
                 }
             }
-            Event::Stop | Event::Exit => {
-                if workers.remove(name).is_some() {
-                    tracing::info!(target: "heartbeat", worker = name, "apalis worker stopped");
-                }
+            Event::Stop | Event::Exit if workers.remove(name).is_some() => {
+                tracing::info!(target: "heartbeat", worker = name, "apalis worker stopped");
             }
             _ => {}
-        }
-    }
-
-    fn ping(&self, registered: &Registered) {
-        if let (Some(monitor), Some(check)) = (&self.keepalive, &registered.keepalive) {
-            monitor.ping(check, EventKind::Success, None, None);
         }
     }
 

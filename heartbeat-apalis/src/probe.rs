@@ -87,6 +87,9 @@ mod tests {
             row("SUCCESS_RATE", "90.00"),
         ]);
         assert_eq!(stats, QueueStats::new(7, 4, 40).active(2));
-        assert_eq!(queue_stats(&[row("PENDING_JOBS", "")]), QueueStats::default());
+        assert_eq!(
+            queue_stats(&[row("PENDING_JOBS", "")]),
+            QueueStats::default()
+        );
     }
 }

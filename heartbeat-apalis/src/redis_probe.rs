@@ -68,7 +68,10 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisProbe<C> {
                 config.workers_set(),
                 config.inflight_jobs_set(),
             ],
-            orphaned_secs: config.orphaned_duration().max(Duration::from_secs(1)).as_secs(),
+            orphaned_secs: config
+                .orphaned_duration()
+                .max(Duration::from_secs(1))
+                .as_secs(),
             script: redis::Script::new(FIGURES),
         }
     }

@@ -52,7 +52,11 @@ async fn cron_ticks_are_runs_on_a_check_with_the_real_schedule() {
             .any(|c| c.pings.iter().any(|p| p.kind == "success"))
     };
     while !finished() {
-        assert!(Instant::now() < deadline, "no tick finished: {:#?}", service.checks());
+        assert!(
+            Instant::now() < deadline,
+            "no tick finished: {:#?}",
+            service.checks()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     running.abort();
@@ -62,12 +66,21 @@ async fn cron_ticks_are_runs_on_a_check_with_the_real_schedule() {
     let check = &checks[0];
     assert_eq!(check.schedule.as_deref(), Some("* * * * *"));
     assert_eq!(check.tz.as_deref(), Some("Europe/Paris"));
-    let kinds: Vec<&str> = check.pings.iter().map(|p| p.kind.as_str()).take(2).collect();
+    let kinds: Vec<&str> = check
+        .pings
+        .iter()
+        .map(|p| p.kind.as_str())
+        .take(2)
+        .collect();
     assert_eq!(kinds, ["start", "success"]);
     // The run id is the tick's ULID, read as a UUID.
     let tick_id = TICK_IDS.lock().unwrap()[0].clone();
     let rid = check.pings[0].rid.clone().unwrap().replace('-', "");
-    assert_eq!(u128::from_str_radix(&rid, 16).unwrap(), ulid_bits(&tick_id), "{tick_id}");
+    assert_eq!(
+        u128::from_str_radix(&rid, 16).unwrap(),
+        ulid_bits(&tick_id),
+        "{tick_id}"
+    );
 }
 
 #[test]
@@ -75,14 +88,20 @@ fn schedules_without_a_crontab_fall_back_to_an_interval_or_none() {
     let scheduler = |expr: &str| CronScheduler::new(cron::Schedule::from_str(expr).unwrap());
     // A year range: no crontab, but ticks every 5 minutes.
     let check = cron_check("five", &scheduler("0 */5 * * * * 2020-2099"));
-    assert_eq!(check.schedule(), Some(&Schedule::Every(Duration::from_secs(300))));
+    assert_eq!(
+        check.schedule(),
+        Some(&Schedule::Every(Duration::from_secs(300)))
+    );
     assert_eq!(check.timezone(), "UTC");
     // Every 10 seconds: more than services can watch.
     let check = cron_check("ten-seconds", &scheduler("*/10 * * * * *"));
     assert_eq!(check.schedule(), None);
     // Weekdays are mapped, not copied: the cron crate's 2-6 is Monday-Friday.
     let check = cron_check("weekdays", &scheduler("0 30 9 * * 2-6"));
-    assert_eq!(check.schedule(), Some(&Schedule::Cron("30 9 * * 1-5".into())));
+    assert_eq!(
+        check.schedule(),
+        Some(&Schedule::Cron("30 9 * * 1-5".into()))
+    );
 }
 
 fn ulid_bits(text: &str) -> u128 {

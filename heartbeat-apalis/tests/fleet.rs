@@ -97,7 +97,10 @@ async fn child(kind: &str) {
             worker
                 .run_with_ctx(|ctx| async move {
                     // The parent closes stdin to stop us.
-                    let _ = tokio::task::spawn_blocking(|| std::io::stdin().read_to_end(&mut Vec::new())).await;
+                    let _ = tokio::task::spawn_blocking(|| {
+                        std::io::stdin().read_to_end(&mut Vec::new())
+                    })
+                    .await;
                     ctx.stop()
                 })
                 .await
@@ -109,7 +112,8 @@ async fn child(kind: &str) {
         "redis" => {
             let conn = apalis_redis::connect(url).await.unwrap();
             let config = apalis_redis::Config::default().queue(&queue);
-            let mut backend = apalis_redis::RedisStorage::<String>::new(conn.clone()).with_config(config);
+            let mut backend =
+                apalis_redis::RedisStorage::<String>::new(conn.clone()).with_config(config);
             let probe = RedisProbe::new(&mut backend);
             run!(
                 backend,
@@ -120,7 +124,8 @@ async fn child(kind: &str) {
         "postgres" => {
             let pool = apalis_postgres::PgPool::connect(&url).await.unwrap();
             let config = apalis_postgres::Config::default().queue(&queue);
-            let backend = apalis_postgres::PostgresStorage::<String>::new(&pool).with_config(config);
+            let backend =
+                apalis_postgres::PostgresStorage::<String>::new(&pool).with_config(config);
             run!(
                 backend.clone(),
                 BackendProbe::new(backend),
@@ -225,7 +230,9 @@ fn runs_of(service: &HealthchecksService, slug: &str) -> BTreeMap<String, Vec<St
     let mut runs = BTreeMap::<String, Vec<String>>::new();
     for check in service.checks_with_slug(slug) {
         for ping in check.pings {
-            runs.entry(ping.rid.clone().unwrap_or_default()).or_default().push(ping.kind);
+            runs.entry(ping.rid.clone().unwrap_or_default())
+                .or_default()
+                .push(ping.kind);
         }
     }
     runs.retain(|_, kinds| kinds.first().is_some_and(|k| k == "start"));
@@ -287,7 +294,8 @@ async fn probe_of(kind: &str, url: &str, queue: &str) -> Box<dyn QueueProbe> {
         _ => {
             let pool = apalis_postgres::PgPool::connect(url).await.unwrap();
             let config = apalis_postgres::Config::default().queue(queue);
-            let backend = apalis_postgres::PostgresStorage::<String>::new(&pool).with_config(config);
+            let backend =
+                apalis_postgres::PostgresStorage::<String>::new(&pool).with_config(config);
             Box::new(BackendProbe::new(backend))
         }
     }
@@ -305,9 +313,12 @@ async fn push_tasks(kind: &str, url: &str, queue: &str, tasks: Vec<Task<String>>
         }
         _ => {
             let pool = apalis_postgres::PgPool::connect(url).await.unwrap();
-            apalis_postgres::PostgresStorage::setup(&pool).await.unwrap();
+            apalis_postgres::PostgresStorage::setup(&pool)
+                .await
+                .unwrap();
             let config = apalis_postgres::Config::default().queue(queue);
-            let mut backend = apalis_postgres::PostgresStorage::<String>::new(&pool).with_config(config);
+            let mut backend =
+                apalis_postgres::PostgresStorage::<String>::new(&pool).with_config(config);
             for task in tasks {
                 backend.push_task(task).await.unwrap();
             }
@@ -320,7 +331,10 @@ async fn fleet(kind: &str, url: &str) {
     let queue = format!(
         "heartbeat-fleet-{}-{}",
         std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
     );
     // Healthchecks creates checks non-atomically, and an API update writes
     // back a whole check, undoing pings that arrive meanwhile: a fleet that
@@ -328,11 +342,20 @@ async fn fleet(kind: &str, url: &str) {
     // (as a deploy step would) the checks are created first, and the
     // workers only ping.
     let setup = Monitor::builder()
-        .target(Healthchecks::new().ping_url(service.ping_url()).ping_key(PING_KEY))
+        .target(
+            Healthchecks::new()
+                .ping_url(service.ping_url())
+                .ping_key(PING_KEY),
+        )
         .build()
         .unwrap();
     for slug in ["fleet-worker", "fleet-queue"] {
-        setup.ping(&Check::new(slug).unwrap(), EventKind::Log, Some("created".into()), None);
+        setup.ping(
+            &Check::new(slug).unwrap(),
+            EventKind::Log,
+            Some("created".into()),
+            None,
+        );
     }
     assert!(setup.flush(PATIENCE).await.is_complete());
 
@@ -344,9 +367,17 @@ async fn fleet(kind: &str, url: &str) {
         tasks.push(TaskBuilder::new("flaky".to_owned()).max_attempts(3).build());
     }
     for _ in 0..2 {
-        tasks.push(TaskBuilder::new("broken".to_owned()).max_attempts(2).build());
+        tasks.push(
+            TaskBuilder::new("broken".to_owned())
+                .max_attempts(2)
+                .build(),
+        );
     }
-    tasks.push(TaskBuilder::new("panics".to_owned()).max_attempts(3).build());
+    tasks.push(
+        TaskBuilder::new("panics".to_owned())
+            .max_attempts(3)
+            .build(),
+    );
     push_tasks(kind, url, &queue, tasks).await;
 
     let mut fleet = Fleet::start(kind, url, &queue, &service);
@@ -368,7 +399,10 @@ async fn fleet(kind: &str, url: &str) {
     let is_retry = |k: &Vec<String>| k.iter().any(|k| k == "log");
     let ended = wait_until(async || {
         let runs = runs_of(&service, "fleet-worker");
-        let failed = runs.values().filter(|k| k.iter().any(|k| k == "fail")).count();
+        let failed = runs
+            .values()
+            .filter(|k| k.iter().any(|k| k == "fail"))
+            .count();
         let retried = runs.values().filter(|k| is_retry(k)).count();
         failed == 3 && retried == 5
     })
@@ -385,13 +419,21 @@ async fn fleet(kind: &str, url: &str) {
             // Redis retries past a task's max_attempts: after its one
             // failure, a broken run's later attempts are messages.
             Some(fail) => {
-                assert!(shape[fail + 1..].iter().all(|k| *k == "start" || *k == "log"), "{shape:?}");
+                assert!(
+                    shape[fail + 1..]
+                        .iter()
+                        .all(|k| *k == "start" || *k == "log"),
+                    "{shape:?}"
+                );
                 shape.truncate(fail + 1);
             }
             // A flaky run: its failed attempt's message, then (unless
             // coalesced into a newer run's success) its success.
             None => {
-                assert!(["start", "log", "start", "success"].starts_with(shape), "{shape:?}");
+                assert!(
+                    ["start", "log", "start", "success"].starts_with(shape),
+                    "{shape:?}"
+                );
                 shape.truncate(2);
             }
         }
@@ -400,8 +442,8 @@ async fn fleet(kind: &str, url: &str) {
     assert_eq!(
         shapes,
         [
-            vec!["start", "fail"],                 // panics
-            vec!["start", "log"],                  // flaky ×3
+            vec!["start", "fail"], // panics
+            vec!["start", "log"],  // flaky ×3
             vec!["start", "log"],
             vec!["start", "log"],
             vec!["start", "log", "start", "fail"], // broken ×2: 2 attempts, 1 failure
@@ -418,11 +460,18 @@ async fn fleet(kind: &str, url: &str) {
     // one recovery, then the holder's healthy pings.
     wait_for("the queue's recovery", async || {
         let pings = queue_pings(&service);
-        pings.iter().skip_while(|k| *k != "fail").any(|k| k == "success")
+        pings
+            .iter()
+            .skip_while(|k| *k != "fail")
+            .any(|k| k == "success")
     })
     .await;
     let pings = queue_pings(&service);
-    assert_eq!(pings.iter().filter(|k| *k == "fail").count(), 1, "{pings:?}");
+    assert_eq!(
+        pings.iter().filter(|k| *k == "fail").count(),
+        1,
+        "{pings:?}"
+    );
 
     // The holder dies: another process takes the lease and keeps the
     // queue's check fed.
@@ -437,13 +486,22 @@ async fn fleet(kind: &str, url: &str) {
     let seen = queue_pings(&service).len();
     let mut next = None;
     wait_for("another lease holder", async || {
-        next = lease_holder(kind, url, &queue, &fleet).await.filter(|&h| h != holder);
+        next = lease_holder(kind, url, &queue, &fleet)
+            .await
+            .filter(|&h| h != holder);
         next.is_some() && queue_pings(&service).len() > seen + 2
     })
     .await;
-    println!("{kind}: the lease went from worker {holder} to worker {}", next.unwrap());
+    println!(
+        "{kind}: the lease went from worker {holder} to worker {}",
+        next.unwrap()
+    );
     let pings = queue_pings(&service);
-    assert_eq!(pings.iter().filter(|k| *k == "fail").count(), 1, "{pings:?}");
+    assert_eq!(
+        pings.iter().filter(|k| *k == "fail").count(),
+        1,
+        "{pings:?}"
+    );
 
     fleet.stop();
 }

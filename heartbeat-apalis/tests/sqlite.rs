@@ -61,7 +61,8 @@ async fn sqlite() -> SqlitePool {
 /// For `run_with_ctx`: stops the worker when `stop` is notified.
 fn stop_on(
     stop: &Arc<Notify>,
-) -> impl FnMut(WorkerContext) -> std::pin::Pin<Box<dyn Future<Output = Result<(), WorkerError>> + Send>> + use<> {
+) -> impl FnMut(WorkerContext) -> std::pin::Pin<Box<dyn Future<Output = Result<(), WorkerError>> + Send>>
++ use<> {
     let stop = stop.clone();
     move |ctx| {
         let stop = stop.clone();
@@ -111,11 +112,18 @@ async fn success_retry_final_failure_abort_and_panic() {
     let monitor = monitor_for(&service);
     let pool = sqlite().await;
     let mut backend = SqliteStorage::<String>::new(&pool);
-    for (job, max) in [("ok", 3), ("flaky", 3), ("broken", 2), ("aborted", 3), ("panics", 3)] {
+    for (job, max) in [
+        ("ok", 3),
+        ("flaky", 3),
+        ("broken", 2),
+        ("aborted", 3),
+        ("panics", 3),
+    ] {
         let task = TaskBuilder::new(job.to_owned()).max_attempts(max).build();
         backend.push_task(task).await.unwrap();
     }
-    let watch = QueueWatch::builder("outcomes", BackendProbe::new(backend.clone()), &monitor).build();
+    let watch =
+        QueueWatch::builder("outcomes", BackendProbe::new(backend.clone()), &monitor).build();
     let worker = WorkerBuilder::new("Outcome Jobs")
         .backend(backend)
         .layer(TaskMonitorLayer::new(&monitor))
@@ -147,11 +155,11 @@ async fn success_retry_final_failure_abort_and_panic() {
     assert_eq!(
         shapes,
         [
-            vec!["start", "fail"],                  // aborted
-            vec!["start", "fail"],                  // panics
-            vec!["start", "log", "start", "fail"],  // broken: 2 attempts, one failure
+            vec!["start", "fail"],                    // aborted
+            vec!["start", "fail"],                    // panics
+            vec!["start", "log", "start", "fail"],    // broken: 2 attempts, one failure
             vec!["start", "log", "start", "success"], // flaky: retried, no failure
-            vec!["start", "success"],               // ok
+            vec!["start", "success"],                 // ok
         ],
         "runs: {runs:#?}"
     );
@@ -160,22 +168,36 @@ async fn success_retry_final_failure_abort_and_panic() {
         .filter(|(_, kinds)| kinds.last().is_some_and(|k| k == "fail"))
         .map(|(rid, _)| body_of(&service, rid, "fail"))
         .collect();
-    assert!(fails.iter().any(|b| b.contains("the panics job hit a bug")), "{fails:#?}");
-    assert!(fails.iter().any(|b| b.contains("the aborted job broke")), "{fails:#?}");
-    assert!(fails.iter().any(|b| b.contains("the broken job broke")), "{fails:#?}");
+    assert!(
+        fails.iter().any(|b| b.contains("the panics job hit a bug")),
+        "{fails:#?}"
+    );
+    assert!(
+        fails.iter().any(|b| b.contains("the aborted job broke")),
+        "{fails:#?}"
+    );
+    assert!(
+        fails.iter().any(|b| b.contains("the broken job broke")),
+        "{fails:#?}"
+    );
     let retried: Vec<String> = runs
         .iter()
         .filter(|(_, kinds)| kinds.contains(&"log".to_owned()))
         .map(|(rid, _)| body_of(&service, rid, "log"))
         .collect();
-    assert!(retried.iter().all(|b| b.contains("will be retried")), "{retried:#?}");
+    assert!(
+        retried.iter().all(|b| b.contains("will be retried")),
+        "{retried:#?}"
+    );
 
     // The queue's figures reach the health report: 2 done, broken failed
     // and aborted killed. (apalis 1.0 leaves the row of a panic caught by
     // catch_panic in `Running`, so it is not counted.)
     wait_for("the queue's figures", async || {
         watch.poll_at(Instant::now()).await;
-        watch.stats().is_some_and(|s| s.processed == 2 && s.failed == 2 && s.queued == 0)
+        watch
+            .stats()
+            .is_some_and(|s| s.processed == 2 && s.failed == 2 && s.queued == 0)
     })
     .await;
     let report = heartbeat_core::health::HealthReport::gather(None, std::slice::from_ref(&watch));
@@ -218,7 +240,10 @@ async fn a_worker_shut_down_mid_task_sends_no_failure() {
         .build(slow);
     let stop = Arc::new(Notify::new());
     let running = tokio::spawn(worker.run_with_ctx(stop_on(&stop)));
-    wait_for("the graceful task to start", async || started(&service, "graceful")).await;
+    wait_for("the graceful task to start", async || {
+        started(&service, "graceful")
+    })
+    .await;
     stop.notify_one();
     running.await.unwrap().unwrap();
 
@@ -232,7 +257,10 @@ async fn a_worker_shut_down_mid_task_sends_no_failure() {
         .layer(TaskMonitorLayer::new(&monitor))
         .build(slow);
     let running = tokio::spawn(worker.run());
-    wait_for("the dropped task to start", async || started(&service, "dropped")).await;
+    wait_for("the dropped task to start", async || {
+        started(&service, "dropped")
+    })
+    .await;
     running.abort();
     let _ = running.await;
 
@@ -270,7 +298,10 @@ async fn a_stopped_worker_makes_the_health_endpoint_answer_503() {
         .build(idle);
     let stop = Arc::new(Notify::new());
     let running = tokio::spawn(worker.run_with_ctx(stop_on(&stop)));
-    wait_for("the worker to register", async || !registry.report().is_empty()).await;
+    wait_for("the worker to register", async || {
+        !registry.report().is_empty()
+    })
+    .await;
     let (code, body) = status().await;
     assert_eq!(code, 200, "{body:#}");
     assert_eq!(body["workers"][0]["name"], "mailer");
@@ -282,4 +313,77 @@ async fn a_stopped_worker_makes_the_health_endpoint_answer_503() {
     assert_eq!(code, 503, "{body:#}");
     assert_eq!(body["status"], "down");
     assert_eq!(body["workers"][0]["stopped"], true);
+}
+
+static IN_PROCESS_CALLS: AtomicU32 = AtomicU32::new(0);
+
+async fn fails_twice(_job: String) -> Result<(), BoxDynError> {
+    match IN_PROCESS_CALLS.fetch_add(1, Ordering::SeqCst) {
+        0 | 1 => Err(Broken("in-process").into()),
+        _ => Ok(()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_process_retries_inside_the_layer_are_one_run() {
+    let service = HealthchecksService::start().unwrap();
+    let monitor = monitor_for(&service);
+    let pool = sqlite().await;
+    let mut backend = SqliteStorage::<String>::new(&pool);
+    backend.push("twice".to_owned()).await.unwrap();
+    // The layer first, then apalis's retry: the two failed in-process
+    // attempts happen inside one run, which the final success ends.
+    let worker = WorkerBuilder::new("in-process")
+        .backend(backend)
+        .layer(TaskMonitorLayer::new(&monitor))
+        .retry(RetryPolicy::retries(2))
+        .build(fails_twice);
+    let stop = Arc::new(Notify::new());
+    let running = tokio::spawn(worker.run_with_ctx(stop_on(&stop)));
+    wait_for("the run to end", async || {
+        runs_of(&service, "in-process")
+            .values()
+            .any(|k| k.iter().any(|k| k == "success"))
+    })
+    .await;
+    stop.notify_one();
+    running.await.unwrap().unwrap();
+    assert!(monitor.flush(PATIENCE).await.is_complete());
+    assert_eq!(IN_PROCESS_CALLS.load(Ordering::SeqCst), 3);
+    let runs: Vec<Vec<String>> = runs_of(&service, "in-process").into_values().collect();
+    assert_eq!(runs, [vec!["start", "success"]]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_keepalive_beats_while_the_worker_lives() {
+    let recorder = heartbeat_core::test::Recorder::new();
+    let monitor = Monitor::builder().target(recorder.clone()).build().unwrap();
+    let registry = WorkerRegistry::new();
+    let pool = sqlite().await;
+    let worker = WorkerBuilder::new("beating")
+        .backend(SqliteStorage::<String>::new(&pool))
+        .on_event(
+            WorkerLiveness::new(&registry)
+                .ttl(Duration::from_millis(200))
+                .keepalive(&monitor)
+                .listener(),
+        )
+        .build(idle);
+    let stop = Arc::new(Notify::new());
+    let running = tokio::spawn(worker.run_with_ctx(stop_on(&stop)));
+    // The start counts as progress: the first tick sends a heartbeat.
+    wait_for("a keepalive heartbeat", async || {
+        !recorder.events().is_empty()
+    })
+    .await;
+    stop.notify_one();
+    running.await.unwrap().unwrap();
+    let beats = recorder.events();
+    assert_eq!(beats[0].check().slug(), "beating-alive");
+    assert_eq!(beats[0].kind(), &heartbeat_core::EventKind::Heartbeat);
+    assert_eq!(
+        beats[0].check().schedule(),
+        Some(&heartbeat_core::Schedule::Every(Duration::from_secs(60)))
+    );
+    assert!(registry.report()[0].stopped, "{:?}", registry.report());
 }
