@@ -8,14 +8,17 @@ use std::task::{Context, Poll, ready};
 use apalis_core::error::{AbortError, BoxDynError, DeferredError, RetryAfterError};
 use apalis_core::task::ExecutionContext;
 use apalis_core::worker::context::WorkerContext;
-use heartbeat_core::{Monitor, RunGuard};
+use heartbeat_core::{InRun, Monitor, RunGuard};
 use pin_project_lite::pin_project;
 
 pin_project! {
-    /// The response future of [`TaskMonitor`](crate::TaskMonitor).
+    /// The response future of [`TaskMonitor`](crate::TaskMonitor). The task
+    /// runs inside its run: in the run's `tracing` span, with the run
+    /// [current](heartbeat_core::current_run) (lines the task logs to it go
+    /// into its failure ping).
     pub struct TaskFuture<F> {
         #[pin]
-        inner: F,
+        inner: InRun<F>,
         run: Option<RunGuard>,
         ctx: Arc<ExecutionContext>,
         past_max: Option<usize>,
@@ -35,7 +38,7 @@ pin_project! {
 
 impl<F> TaskFuture<F> {
     pub(crate) fn new(
-        inner: F,
+        inner: InRun<F>,
         run: RunGuard,
         ctx: Arc<ExecutionContext>,
         past_max: Option<usize>,
@@ -70,18 +73,11 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = match this.run.as_ref() {
-            // The task runs inside its run's span.
-            Some(run) => {
-                let _entered = run.span().enter();
-                ready!(this.inner.poll(cx))
-            }
-            None => ready!(this.inner.poll(cx)),
-        };
-        let result = result.map_err(Into::into);
+        let result = ready!(this.inner.poll(cx)).map_err(Into::into);
         if let Some(run) = this.run.take() {
             match &result {
                 Ok(_) => run.success(),
+                // An abort (a panic caught by catch_panic too) is final.
                 Err(error) if error.is::<AbortError>() => run.fail(&**error),
                 Err(error) => match *this.past_max {
                     Some(max) => run.retry_message(format!(
@@ -97,13 +93,10 @@ where
     }
 }
 
-/// Whether a failed attempt is the task's last: an abort (a caught panic
-/// too), or no attempt left, or attempts that are not known. A pause the
-/// task asked for (`RetryAfterError`, `DeferredError`) is not.
+/// Whether a failed attempt (not an abort) is the task's last: no attempt
+/// left, or attempts that are not known. A pause the task asked for
+/// (`RetryAfterError`, `DeferredError`) is not.
 fn is_final(error: &BoxDynError, ctx: &ExecutionContext) -> bool {
-    if error.is::<AbortError>() {
-        return true;
-    }
     if error.is::<RetryAfterError>() || error.is::<DeferredError>() {
         return false;
     }

@@ -155,7 +155,7 @@ where
         }
         let run = self.layer.monitor.start_with(&check, options);
         TaskFuture::new(
-            self.inner.call(task),
+            run.bind(self.inner.call(task)),
             run,
             ctx,
             past_max,

@@ -1,6 +1,8 @@
 //! The cron bridge: an apalis-cron worker's ticks are runs on a check
 //! upserted with the schedule and time zone they follow.
 
+mod support;
+
 use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -8,8 +10,8 @@ use std::time::{Duration, Instant};
 use apalis::prelude::*;
 use apalis_cron::{CronScheduler, Tick};
 use heartbeat_apalis::{TaskMonitorLayer, cron_check};
-use heartbeat_core::test::{API_KEY, HealthchecksService, PING_KEY};
-use heartbeat_core::{Healthchecks, Monitor, Schedule};
+use heartbeat_core::Schedule;
+use heartbeat_core::test::HealthchecksService;
 
 /// A minutely schedule ticks within 60 s.
 const PATIENCE: Duration = Duration::from_secs(90);
@@ -24,16 +26,7 @@ async fn report(_tick: Tick<chrono_tz::Tz>, id: TaskId) -> Result<(), BoxDynErro
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cron_ticks_are_runs_on_a_check_with_the_real_schedule() {
     let service = HealthchecksService::start().unwrap();
-    let monitor = Monitor::builder()
-        .target(
-            Healthchecks::new()
-                .ping_url(service.ping_url())
-                .ping_key(PING_KEY)
-                .api_url(service.api_url())
-                .api_key(API_KEY),
-        )
-        .build()
-        .unwrap();
+    let monitor = support::monitor_for(&service);
     // Every minute at second 0, Paris time: crontab "* * * * *".
     let schedule = cron::Schedule::from_str("0 * * * * *").unwrap();
     let scheduler = CronScheduler::new(schedule).with_timezone(chrono_tz::Europe::Paris);

@@ -6,28 +6,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+mod support;
+
 use apalis::prelude::*;
 use apalis_sqlite::{SqlitePool, SqliteStorage};
 use heartbeat_apalis::{BackendProbe, TaskMonitorLayer, WorkerLiveness};
+use heartbeat_core::Monitor;
 use heartbeat_core::health::{QueueWatch, WorkerRegistry};
-use heartbeat_core::test::{API_KEY, HealthchecksService, PING_KEY};
-use heartbeat_core::{Healthchecks, Monitor};
+use heartbeat_core::test::HealthchecksService;
+use support::monitor_for;
 use tokio::sync::Notify;
 
 const PATIENCE: Duration = Duration::from_secs(60);
-
-fn monitor_for(service: &HealthchecksService) -> Monitor {
-    Monitor::builder()
-        .target(
-            Healthchecks::new()
-                .ping_url(service.ping_url())
-                .ping_key(PING_KEY)
-                .api_url(service.api_url())
-                .api_key(API_KEY),
-        )
-        .build()
-        .unwrap()
-}
 
 /// The kinds of pings each run (`rid`) of `slug` received, in order.
 fn runs_of(service: &HealthchecksService, slug: &str) -> BTreeMap<String, Vec<String>> {
@@ -99,7 +89,12 @@ async fn outcomes(job: String) -> Result<(), BoxDynError> {
         "ok" => Ok(()),
         "flaky" if FLAKY_CALLS.fetch_add(1, Ordering::SeqCst) == 0 => Err(Broken("flaky").into()),
         "flaky" => Ok(()),
-        "broken" => Err(Broken("broken").into()),
+        "broken" => {
+            // The task runs inside its run: this line goes into its failure ping.
+            let run = heartbeat_core::current_run().expect("a task runs inside its run");
+            run.log("connecting to the broken service");
+            Err(Broken("broken").into())
+        }
         "aborted" => Err(AbortError::new(Broken("aborted")).into()),
         "panics" => panic!("the panics job hit a bug"),
         other => panic!("unknown job {other}"),
@@ -177,7 +172,8 @@ async fn success_retry_final_failure_abort_and_panic() {
         "{fails:#?}"
     );
     assert!(
-        fails.iter().any(|b| b.contains("the broken job broke")),
+        fails.iter().any(|b| b.contains("the broken job broke")
+            && b.contains("connecting to the broken service")),
         "{fails:#?}"
     );
     let retried: Vec<String> = runs
