@@ -1,7 +1,7 @@
 //! Fleets: three worker processes share one Redis (then Postgres) queue.
 //! Each monitors its own tasks; the queue probe reads the shared backend;
 //! one process, the lease holder, alerts for the queue, and another takes
-//! over when it dies.
+//! over when it dies; stopped mid-task, the workers finish their tasks.
 //!
 //! A custom harness: the test binary is also the worker process (it runs
 //! as one when `HEARTBEAT_FLEET_CHILD` is set). The Redis and Postgres
@@ -66,6 +66,10 @@ async fn job(job: String, attempt: Attempt) -> Result<(), BoxDynError> {
         "flaky" => Ok(()),
         "broken" => Err("broken: fails every time".into()),
         "panics" => panic!("panics: a bug in the job"),
+        "slow" => {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            Ok(())
+        }
         other => panic!("unknown job {other}"),
     }
 }
@@ -503,5 +507,20 @@ async fn fleet(kind: &str, url: &str) {
         "{pings:?}"
     );
 
+    // The fleet is stopped while two slow tasks run: each worker finishes
+    // its task before it exits, and neither run is a failure.
+    let before: Vec<String> = runs_of(&service, "fleet-worker").into_keys().collect();
+    let slow = (0..2)
+        .map(|_| TaskBuilder::new("slow".to_owned()).build())
+        .collect();
+    push_tasks(kind, url, &queue, slow).await;
+    let new_runs = || {
+        let mut runs = runs_of(&service, "fleet-worker");
+        runs.retain(|rid, _| !before.contains(rid));
+        runs
+    };
+    wait_for("the slow tasks to start", async || new_runs().len() == 2).await;
     fleet.stop();
+    let slow_runs: Vec<Vec<String>> = new_runs().into_values().collect();
+    assert_eq!(slow_runs, [["start", "success"], ["start", "success"]]);
 }
