@@ -86,7 +86,9 @@ impl WorkerLiveness {
 
     /// Also keeps a check per worker alive, `<worker slug>-alive`: a
     /// heartbeat every TTL while the worker beats (its check scheduled
-    /// every TTL rounded up to whole minutes, the services' unit).
+    /// every TTL rounded up to whole minutes, the services' unit). The
+    /// processes of a fleet (`mailer@host-1`, `mailer@host-2`) share
+    /// `mailer-alive`: it alerts when none of them beats.
     pub fn keepalive(self, monitor: &Monitor) -> Self {
         Self {
             keepalive: Some(monitor.clone()),
@@ -136,7 +138,9 @@ impl WorkerLiveness {
 
     fn keepalive_check(&self, name: &str) -> Check {
         let minutes = self.ttl.as_secs().div_ceil(60).max(1);
-        let slug = slug_for_worker(&format!("{name}-alive"));
+        // The worker's slug (its name before any `@instance`), then the
+        // suffix: a fleet's processes keep one check alive together.
+        let slug = slug_for_worker(&format!("{}-alive", slug_for_worker(name)));
         Check::builder(slug)
             .every(Duration::from_secs(minutes * 60))
             .build()

@@ -356,7 +356,7 @@ async fn a_worker_keepalive_beats_while_the_worker_lives() {
     let monitor = Monitor::builder().target(recorder.clone()).build().unwrap();
     let registry = WorkerRegistry::new();
     let pool = sqlite().await;
-    let worker = WorkerBuilder::new("beating")
+    let worker = WorkerBuilder::new("beating@host-1")
         .backend(SqliteStorage::<String>::new(&pool))
         .on_event(
             WorkerLiveness::new(&registry)
