@@ -162,7 +162,9 @@ impl Monitor {
     }
 
     /// Pings `check` every `every` (at least 100 ms) while the process
-    /// makes progress; see [`Keepalive`]. Dropping the guard stops it.
+    /// makes progress; see [`Keepalive`]. Dropping the guard stops it. A
+    /// check this monitor has not seen yet is upserted (with its schedule)
+    /// before its first heartbeat, as a run's first start does.
     ///
     /// ```no_run
     /// # fn next_message() -> Option<u32> { None }
@@ -185,6 +187,9 @@ impl Monitor {
             progress: AtomicU64::new(0),
             always: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
+            // Upserted with its first heartbeat, so the service knows the
+            // check's schedule before it is pinged.
+            upsert: AtomicBool::new(self.sink.first_start(check)),
         });
         shared.add_keepalive(state.clone());
         Keepalive::new(Some((state, self.sink.clone())))

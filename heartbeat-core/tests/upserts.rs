@@ -381,3 +381,29 @@ fn cronitor_priority_tag_keeps_the_monitors_tags() {
     assert_eq!(tags_of("tagged-job"), Some(json!(["billing", "p1"])));
     assert_eq!(tags_of("new-job"), Some(json!(["p1"])));
 }
+
+#[test]
+fn a_keepalive_upserts_its_check_before_its_first_heartbeat() {
+    logs();
+    let (pings, api) = (Receiver::start().unwrap(), Receiver::start().unwrap());
+    api.set_reply(201, r#"{"name":"consumer-alive"}"#);
+    let monitor = hc(&pings, &api);
+    let check = Check::builder("consumer-alive")
+        .every(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let alive = monitor
+        .keepalive(&check, Duration::from_millis(100))
+        .regardless_of_progress();
+    pings.wait_for_requests(2, PATIENCE);
+    drop(alive);
+    assert!(monitor.flush_blocking(PATIENCE).is_complete());
+    let calls = api.requests();
+    assert_eq!(calls.len(), 1, "upserted once: {calls:?}");
+    assert_eq!(json_body(&calls[0])["slug"], "consumer-alive");
+    assert_eq!(json_body(&calls[0])["timeout"], 120);
+    assert!(
+        calls[0].received_at <= pings.requests()[0].received_at,
+        "the upsert went before the first heartbeat"
+    );
+}

@@ -39,6 +39,9 @@ pub(crate) struct KeepaliveState {
     pub(crate) progress: AtomicU64,
     pub(crate) always: AtomicBool,
     pub(crate) stopped: AtomicBool,
+    /// Whether the first heartbeat upserts the check (its monitor had not
+    /// seen it yet), as a run's first start does.
+    pub(crate) upsert: AtomicBool,
 }
 
 /// A registered keepalive and when it next ticks.
@@ -84,12 +87,14 @@ impl Keepalives {
                     tracing::info!(target: "heartbeat", check = slug, "progress resumed; heartbeats resume");
                 }
                 t.last_progress = progress;
-                shared.push(Event::new(
+                let mut event = Event::new(
                     t.state.check.clone(),
                     Uuid::new_v4(),
                     EventKind::Heartbeat,
                     SystemTime::now(),
-                ));
+                );
+                event.upsert = t.state.upsert.swap(false, Relaxed);
+                shared.push(event);
             } else if !std::mem::replace(&mut t.stalled, true) {
                 tracing::warn!(
                     target: "heartbeat",
