@@ -184,11 +184,9 @@ mod postgres_lease {
         }
     }
 
-    /// FNV-1a of the name, as a signed 64-bit lock key.
+    /// FNV-1a of the name (stable across processes), as a signed 64-bit
+    /// lock key.
     fn lock_key(name: &str) -> i64 {
-        let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-        i64::from_ne_bytes(hash.to_ne_bytes())
+        i64::from_ne_bytes(crate::naming::fnv1a(name.as_bytes()).to_ne_bytes())
     }
 }

@@ -103,7 +103,7 @@ fn uuid_bits(text: &str) -> Option<u128> {
 
 /// 64-bit FNV-1a: stable across processes, platforms and releases (the
 /// standard library's hasher promises none of these).
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
         (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })

@@ -80,17 +80,7 @@ impl Harness {
             .poll_at(self.t0 + Duration::from_secs(secs))
             .await;
         assert!(self.monitor.flush(PATIENCE).await.is_complete());
-        self.recorder
-            .events()
-            .into_iter()
-            .map(|e| {
-                (
-                    e.check().slug().to_owned(),
-                    e.kind().clone(),
-                    e.message().map(str::to_owned),
-                )
-            })
-            .collect()
+        self.recorder.sent()
     }
 }
 

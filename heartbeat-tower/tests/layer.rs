@@ -26,17 +26,7 @@ fn recorded() -> (Monitor, Recorder) {
 /// (check, event, message) of everything recorded, once delivered.
 async fn sent(monitor: &Monitor, recorder: &Recorder) -> Vec<(String, EventKind, Option<String>)> {
     assert!(monitor.flush(PATIENCE).await.is_complete());
-    recorder
-        .events()
-        .into_iter()
-        .map(|e| {
-            (
-                e.check().slug().to_owned(),
-                e.kind().clone(),
-                e.message().map(str::to_owned),
-            )
-        })
-        .collect()
+    recorder.sent()
 }
 
 #[derive(Debug)]

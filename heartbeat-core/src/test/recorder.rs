@@ -3,7 +3,7 @@
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::event::Event;
+use crate::event::{Event, EventKind};
 use crate::sync::lock;
 use crate::target::{BoxFuture, Target, Verdict};
 
@@ -67,6 +67,21 @@ impl Recorder {
     /// Every attempt so far, in the order they were made.
     pub fn events(&self) -> Vec<Event> {
         lock(&self.0.events).clone()
+    }
+
+    /// Every attempt so far as (check slug, event kind, message): what
+    /// most assertions compare.
+    pub fn sent(&self) -> Vec<(String, EventKind, Option<String>)> {
+        lock(&self.0.events)
+            .iter()
+            .map(|e| {
+                (
+                    e.check().slug().to_owned(),
+                    e.kind().clone(),
+                    e.message().map(str::to_owned),
+                )
+            })
+            .collect()
     }
 
     /// Forgets what was recorded.
