@@ -160,6 +160,12 @@ pub(crate) fn coalesce(lane: &Lane) -> usize {
         }
         let events: Vec<Arc<Event>> = places.iter().map(|&i| event(i)).collect();
         let last = events.last()?;
+        // A guarded run's final (it carries a duration) whose start is not
+        // here has had its start sent (or superseded): folding the final
+        // would leave half a run at the service.
+        if events[0].kind != EventKind::Start && last.duration.is_some() {
+            return None;
+        }
         let plain = events.iter().all(|e| {
             matches!(e.kind, EventKind::Start | EventKind::Heartbeat) || e.kind.is_final()
         });
